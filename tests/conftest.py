@@ -1,0 +1,46 @@
+"""Shared fixtures: one Spark session per test process, settings pointing at a temp home.
+
+Every test that touches the lake gets real Spark, real Delta tables on disk and, where it checks
+results, an independent reader (the ``deltalake`` package or Polars), never a mock.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from finlake.settings import load_settings
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+@pytest.fixture(scope="session")
+def lake_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("lakehouse")
+
+
+@pytest.fixture(scope="session")
+def settings(lake_home):
+    """Settings for tests: a temp home, the bridge engine, two local cores, a test PII key."""
+    return load_settings(
+        overrides={
+            "home": str(lake_home),
+            "lake_engine": os.environ.get("FINLAKE_TEST_ENGINE", "bridge"),
+            "spark_master": "local[2]",
+            "spark_conf": {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4",
+                           "spark.driver.memory": "3g"},
+            "pii_key": "test-key-not-a-secret-0123456789",
+        },
+        environ={},
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from finlake.spark import get_spark
+
+    session = get_spark(settings, "finlake-tests")
+    yield session
+    session.stop()
