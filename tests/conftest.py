@@ -30,7 +30,7 @@ def settings(lake_home):
             "lake_engine": os.environ.get("FINLAKE_TEST_ENGINE", "bridge"),
             "spark_master": "local[2]",
             "spark_conf": {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4",
-                           "spark.driver.memory": "3g"},
+                           "spark.driver.memory": "2g"},
             "pii_key": "test-key-not-a-secret-0123456789",
         },
         environ={},
