@@ -11,16 +11,17 @@ Both produce standard Delta tables that any Delta reader opens.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from finlake.catalog import Catalog, TableSpec, default_catalog
-from finlake.errors import SchemaMismatchError, SettingsError
+from finlake.errors import ConflictError, SchemaMismatchError, SettingsError
 from finlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -251,20 +252,21 @@ class Lake:
         extra = [c for c in df.columns if c not in target.fieldNames()]
         if extra and not delete_when:
             raise SchemaMismatchError(f"merge into '{name}': source has columns the table lacks: {extra}")
-        aligned = conform(df.drop(*extra), target, name, False)[0]
-        if extra:
-            aligned = df.select(*[aligned[c] for c in aligned.columns], *extra)
+        # Extra source columns (allowed only to drive delete_when) ride along after the table's.
+        aligned = conform(df, target, name, merge_schema=bool(extra))[0]
         if self._already_done(name, path, txn):
             return self._skip(name, "MERGE", path, txn)
-        result = self.engine.merge(path, aligned, keys, spec.partition_by, update, delete_when,
-                                   self.context.metadata("MERGE", txn), txn)
+        with _naming(name):
+            result = self.engine.merge(path, aligned, keys, spec.partition_by, update, delete_when,
+                                       self.context.metadata("MERGE", txn), txn)
         return replace(result, table=name)
 
     def delete(self, name: str, predicate: str, txn: WriteTxn | None = None) -> CommitResult:
         spec, path = self.spec(name), self._existing(name)
         if self._already_done(name, path, txn):
             return self._skip(name, "DELETE", path, txn)
-        result = self.engine.delete(path, predicate, spec.partition_by, self.context.metadata("DELETE", txn), txn)
+        with _naming(name):
+            result = self.engine.delete(path, predicate, spec.partition_by, self.context.metadata("DELETE", txn), txn)
         return replace(result, table=name)
 
     # --- maintenance -----------------------------------------------------------------
@@ -312,8 +314,20 @@ class Lake:
         meta = self.context.metadata(operation, txn)
         if predicate:
             meta["finlake.predicate"] = predicate
-        result = self.engine.write(path, aligned, mode, spec.partition_by, meta, txn, predicate, new_columns)
+        with _naming(name):
+            result = self.engine.write(path, aligned, mode, spec.partition_by, meta, txn, predicate, new_columns)
         return replace(result, table=name)
+
+
+@contextlib.contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """Engines speak in paths; put the table's name in front of their refusals."""
+    try:
+        yield
+    except (SchemaMismatchError, ConflictError) as exc:
+        if f"'{name}'" in str(exc):
+            raise
+        raise type(exc)(f"table '{name}': {exc}") from exc
 
 
 _WIDENING = {

@@ -233,7 +233,7 @@ class BridgeEngine:
                 kept = self._read_files(path, sorted(touched), from_delta_schema(dt.schema()))
                 kept = kept.filter(~F.coalesce(F.expr(predicate), F.lit(False)))
                 df = df.unionByName(kept, allowMissingColumns=bool(new_columns))
-        adds, rows = self._stage(path, df, partition_by)
+        adds, rows = self._stage(path, df, partition_by, from_delta_schema(dt.schema()))
         operation = meta["finlake.operation"]
         return self._commit(path, read_version, adds, removes, meta, txn, operation, new_columns,
                             depends_on_read=mode != "append", rows=rows)
@@ -272,7 +272,7 @@ class BridgeEngine:
         else:
             out = source.filter(~F.col("_finlake_delete")).select(*columns)
         removes = self._removes(dt, touched) if touched else []
-        adds, rows = self._stage(path, out, partition_by)
+        adds, rows = self._stage(path, out, partition_by, schema)
         return self._commit(path, read_version, adds, removes, meta, txn, "MERGE", [], depends_on_read=True, rows=rows)
 
     def delete(self, path, predicate, partition_by, meta, txn) -> CommitResult:
@@ -283,7 +283,7 @@ class BridgeEngine:
             return self._commit(path, read_version, [], [], meta, txn, "DELETE", [], depends_on_read=True, rows=0)
         schema = from_delta_schema(dt.schema())
         kept = self._read_files(path, sorted(touched), schema).filter(~F.coalesce(F.expr(predicate), F.lit(False)))
-        adds, rows = self._stage(path, kept, partition_by)
+        adds, rows = self._stage(path, kept, partition_by, schema)
         return self._commit(path, read_version, adds, self._removes(dt, touched), meta, txn, "DELETE", [],
                             depends_on_read=True, rows=rows)
 
@@ -302,43 +302,60 @@ class BridgeEngine:
         root = _normalise(dt.table_uri).rstrip("/")
         out = []
         for rel, size, pv in zip(adds["path"], adds["size_bytes"], adds.get("partition_values") or [None] * len(adds["path"])):
-            full = f"{root}/{unquote(rel)}"
-            if only is not None and full not in only:
+            # The log holds the path URI-encoded; delta-rs encodes the path it is given, so hand
+            # it the decoded (on-disk) form, as for AddAction.
+            rel = unquote(rel)
+            if only is not None and f"{root}/{rel}" not in only:
                 continue
             out.append(RemoveAction(path=rel, data_change=True, deletion_timestamp=now, size=int(size),
                                     partition_values=dict(pv) if pv else None))
         return out
 
-    def _stage(self, path: str, df: DataFrame, partition_by: tuple[str, ...]) -> tuple[list[AddAction], int]:
-        """Write ``df`` as Parquet into a private staging folder, then move each file into place."""
+    def _stage(self, path: str, df: DataFrame, partition_by: tuple[str, ...],
+               schema: T.StructType) -> tuple[list[AddAction], int]:
+        """Write ``df`` as Parquet into a private staging folder, then move each file into place.
+
+        Nulls in a column the table declares NOT NULL are refused here, from the footer stats
+        Spark already wrote (no extra pass over the data). If anything fails, no file of this
+        write stays in the table directory.
+        """
         staging = f"{path.rstrip('/')}/{STAGING}/{uuid.uuid4().hex}"
         writer = df.write.mode("error").option("compression", "snappy")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
-        writer.parquet(_spark_uri(staging))
         fs, root = self._fs(path)
         _, stage_root = self._fs(staging)
-        adds, rows = [], 0
-        infos = fs.get_file_info(pafs.FileSelector(stage_root, recursive=True))
-        files = [i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")]
-        for info in files:
-            rel = os.path.relpath(info.path, stage_root)
-            metadata = pq.read_metadata(info.path, filesystem=fs)
-            if metadata.num_rows == 0:
-                continue
-            fs.create_dir(os.path.dirname(f"{root}/{rel}"), recursive=True)
-            fs.move(info.path, f"{root}/{rel}")
-            rows += metadata.num_rows
-            adds.append(AddAction(
-                path=rel,
-                size=info.size,
-                partition_values=_partition_values(rel, partition_by),
-                modification_time=int(time.time() * 1000),
-                data_change=True,
-                stats=json.dumps(file_stats(metadata)),
-            ))
-        fs.delete_dir(stage_root)
-        return adds, rows
+        adds: list[AddAction] = []
+        try:
+            writer.parquet(_spark_uri(staging))
+            infos = fs.get_file_info(pafs.FileSelector(stage_root, recursive=True))
+            staged = []
+            for info in infos:
+                if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
+                    continue
+                metadata = pq.read_metadata(info.path, filesystem=fs)
+                if metadata.num_rows:  # Spark writes an empty file for an empty input
+                    rel = os.path.relpath(info.path, stage_root)
+                    staged.append((info, rel, metadata, _partition_values(rel, partition_by)))
+            _check_not_null(path, schema, partition_by, staged)
+            for info, rel, metadata, values in staged:
+                fs.create_dir(os.path.dirname(f"{root}/{rel}"), recursive=True)
+                fs.move(info.path, f"{root}/{rel}")
+                adds.append(AddAction(
+                    path=rel,
+                    size=info.size,
+                    partition_values=values,
+                    modification_time=int(time.time() * 1000),
+                    data_change=True,
+                    stats=json.dumps(file_stats(metadata)),
+                ))
+        except BaseException:
+            self._discard(path, adds)
+            raise
+        finally:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                fs.delete_dir(stage_root)
+        return adds, sum(metadata.num_rows for _, _, metadata, _ in staged)
 
     def _commit(self, path, read_version, adds, removes, meta, txn, operation, new_columns, depends_on_read, rows):
         props = CommitProperties(
@@ -366,13 +383,21 @@ class BridgeEngine:
                     commit_properties=CommitProperties(custom_metadata={**meta, "finlake.operation": "ADD COLUMNS"}),
                 )
                 dt = DeltaTable(path)
-            dt.create_write_transaction(
-                list(removes) + list(adds),
-                mode="append",
-                schema=dt.schema(),
-                partition_by=dt.metadata().partition_columns or None,
-                commit_properties=props,
-            )
+            before = dt.version()
+            try:
+                dt.create_write_transaction(
+                    list(removes) + list(adds),
+                    mode="append",
+                    schema=dt.schema(),
+                    partition_by=dt.metadata().partition_columns or None,
+                    commit_properties=props,
+                )
+            except BaseException:
+                # Only files no version references may go: if the commit landed (a post-commit
+                # step such as a checkpoint failed), the files are live.
+                if DeltaTable(path).version() == before:
+                    self._discard(path, adds)
+                raise
             version = DeltaTable(path).version()
         log.info("%s committed %s at version %d (%d rows, +%d/-%d files)", path, operation, version, rows,
                  len(adds), len(removes))
@@ -486,6 +511,32 @@ def _partition_values(rel: str, partition_by: tuple[str, ...]) -> dict[str, str 
     if missing:
         raise RuntimeError(f"file {rel} lacks partition directories for {missing}")
     return {c: values[c] for c in partition_by}
+
+
+def _check_not_null(path: str, schema: T.StructType, partition_by: tuple[str, ...], staged: list) -> None:
+    """Refuse nulls in top-level NOT NULL columns, from footer null counts and partition values."""
+    required = [f.name for f in schema.fields if not f.nullable]
+    if not required:
+        return
+    nulls: dict[str, int] = {}
+    for _, _, metadata, values in staged:
+        for name in required:
+            if name in partition_by:
+                nulls[name] = nulls.get(name, 0) + (metadata.num_rows if values.get(name) is None else 0)
+                continue
+            for rg in range(metadata.num_row_groups):
+                group = metadata.row_group(rg)
+                for ci in range(group.num_columns):
+                    column = group.column(ci)
+                    if column.path_in_schema == name and column.statistics is not None:
+                        nulls[name] = nulls.get(name, 0) + (column.statistics.null_count or 0)
+    bad = {name: n for name, n in nulls.items() if n}
+    if bad:
+        listed = ", ".join(f"'{name}' ({n} null rows)" for name, n in bad.items())
+        raise SchemaMismatchError(
+            f"write to {path}: columns declared NOT NULL hold nulls: {listed}; nothing was committed. "
+            "Fill or filter those rows before writing, or declare the column nullable"
+        )
 
 
 def _stat_value(value: Any, is_max: bool) -> Any:
