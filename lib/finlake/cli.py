@@ -18,6 +18,7 @@ from finlake.settings import load_settings
 
 COMMAND_MODULES = [
     "finlake.commands.core",
+    "finlake.commands.run",
 ]
 
 # CLI flag -> settings field. Flags given on the command line win over everything else.

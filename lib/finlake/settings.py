@@ -51,6 +51,9 @@ class Settings:
     # Models: retrain when the champion is older than this many days (or missing).
     train_cadence_days: int = 30
     champion_margin: float = 0.0
+    # Runs: a run lock older than this many hours is stale (its owner is presumed dead) even
+    # when its process cannot be checked (another host); `finlake run --break-stale-lock`.
+    run_lock_max_age_hours: float = 12.0
     # Where each value came from: field -> "default" | "conf/<env>.yaml" | "env FINLAKE_X" | "cli".
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 

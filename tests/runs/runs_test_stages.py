@@ -1,0 +1,64 @@
+"""Tiny real stages for the runner tests: each writes a small Delta table through the lake.
+
+A stage fails when the test asked it to: a file ``<home>/fail_<stage>`` holding the name of the
+error to raise (``quality``, ``infrastructure`` or ``bug``). Imported by path from the test
+registry (``runs_test_stages:ingest_events``), like the real stages.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from finlake.errors import InfrastructureError, QualityGateError
+from finlake.lake import WriteTxn
+
+ERRORS = {
+    "quality": QualityGateError("expectation 'amount_positive' failed on cleaned.events: 1 row"),
+    "infrastructure": InfrastructureError("executor lost"),
+    "bug": KeyError("amount"),
+}
+
+
+def _maybe_fail(settings, stage: str) -> None:
+    marker = Path(settings.home) / f"fail_{stage}"
+    if marker.exists():
+        raise ERRORS[marker.read_text().strip()]
+
+
+def ingest_events(lake, settings, run_id: str, as_of: date):
+    """Land three events for as_of into raw.events and note the batch in ops.ingest_ledger."""
+    _maybe_fail(settings, "ingest")
+    day = int(as_of.strftime("%Y%m%d"))
+    rows = [(day * 10 + i, as_of, f"c{i % 2}", float(i + 1)) for i in range(3)]
+    df = lake.spark.createDataFrame(rows, "event_id bigint, day date, customer string, amount double")
+    lake.append("raw.events", df, txn=WriteTxn("ingest:events", day))
+    batch = lake.spark.createDataFrame([(run_id, "events", as_of.isoformat(), "raw.events", 3)],
+                                       "run_id string, source string, batch string, table string, rows bigint")
+    lake.append("ops.ingest_ledger", batch, txn=WriteTxn("ingest:ledger", day))
+    return {"rows_in": 3}
+
+
+def clean_events(lake, settings, as_of: date):
+    _maybe_fail(settings, "clean")
+    day = int(as_of.strftime("%Y%m%d"))
+    cleaned = lake.read("raw.events").filter(F.col("amount") > 0).dropDuplicates(["event_id"])
+    lake.overwrite("cleaned.events", cleaned, txn=WriteTxn("clean:events", day))
+
+
+def count_events(lake, settings, as_of: date):
+    _maybe_fail(settings, "features")
+    day = int(as_of.strftime("%Y%m%d"))
+    counts = (lake.read("cleaned.events").groupBy("customer")
+              .agg(F.count("*").alias("events"), F.sum("amount").alias("amount")))
+    lake.overwrite("features.event_counts", counts, txn=WriteTxn("features:counts", day))
+
+
+def never_due(lake, settings, as_of, ledger):
+    return False, "trained recently"
+
+
+def train_models(lake):
+    raise AssertionError("train is not due in these tests and must not run")
