@@ -42,11 +42,12 @@ columns:
     "ops/ingest_ledger.yaml": """
 table: ops.ingest_ledger
 columns:
-  - {name: run_id, type: string}
   - {name: source, type: string}
   - {name: batch, type: string}
-  - {name: table, type: string}
+  - {name: raw_table, type: string}
+  - {name: status, type: string}
   - {name: rows, type: bigint}
+  - {name: run_id, type: string}
 """,
 }
 

@@ -35,8 +35,10 @@ def ingest_events(lake, settings, run_id: str, as_of: date):
     rows = [(day * 10 + i, as_of, f"c{i % 2}", float(i + 1)) for i in range(3)]
     df = lake.spark.createDataFrame(rows, "event_id bigint, day date, customer string, amount double")
     lake.append("raw.events", df, txn=WriteTxn("ingest:events", day))
-    batch = lake.spark.createDataFrame([(run_id, "events", as_of.isoformat(), "raw.events", 3)],
-                                       "run_id string, source string, batch string, table string, rows bigint")
+    batch = lake.spark.createDataFrame(
+        [("events", as_of.isoformat(), "raw.events", "pending", None, run_id),
+         ("events", as_of.isoformat(), "raw.events", "ingested", 3, run_id)],
+        "source string, batch string, raw_table string, status string, rows bigint, run_id string")
     lake.append("ops.ingest_ledger", batch, txn=WriteTxn("ingest:ledger", day))
     return {"rows_in": 3}
 

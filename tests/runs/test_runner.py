@@ -48,7 +48,7 @@ def test_run_records_every_job_in_ops_runs(lake):
            for r in runs.iter_rows(named=True)]
     rid = report.run_id
     assert got == [
-        (rid, AS_OF, "ingest", "ingest_events", "success", 3, 4, {},
+        (rid, AS_OF, "ingest", "ingest_events", "success", 3, 5, {},
          {"raw.events": 1, "ops.ingest_ledger": 1}, None),
         (rid, AS_OF, "clean", "clean_events", "success", 3, 3, {"raw.events": 1}, {"cleaned.events": 1}, None),
         (rid, AS_OF, "features", "count_events", "success", 3, 2, {"cleaned.events": 1},

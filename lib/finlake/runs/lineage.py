@@ -17,6 +17,8 @@ from finlake.lake import Lake
 from finlake.runs.ledger import JobRecord, RunLedger
 
 INGEST_LEDGER = "ops.ingest_ledger"
+LANDED = ("ingested", "replaced")  # ledger statuses of a batch that reached the raw table
+BATCH_COLUMNS = ("source", "batch", "status", "rows", "files", "checksum")
 
 
 @dataclass
@@ -92,14 +94,10 @@ class _Walker:
                 or next((r for r in rows if r.job == job), None))
 
     def _batches(self, run_id: str, table: str) -> list[dict]:
-        """The landing batches a run ingested into ``table`` (all of the run's batches if the
-        ingest ledger does not say which table each went to)."""
+        """The landing batches a run landed in ``table``, from the ingest ledger."""
         if INGEST_LEDGER not in self.lake.catalog or not self.lake.exists(INGEST_LEDGER):
             return []
-        df = self.lake.read(INGEST_LEDGER)
-        if "run_id" not in df.columns:
-            return []
-        df = df.filter(F.col("run_id") == run_id)
-        if "table" in df.columns:
-            df = df.filter(F.col("table") == table)
-        return [r.asDict(recursive=True) for r in df.collect()]
+        df = self.lake.read(INGEST_LEDGER).filter(
+            (F.col("run_id") == run_id) & (F.col("raw_table") == table) & F.col("status").isin(*LANDED))
+        columns = [c for c in BATCH_COLUMNS if c in df.columns]
+        return [r.asDict() for r in df.select(*columns).orderBy("source", "batch").collect()]
