@@ -74,3 +74,92 @@ def test_blocking_failure_leaves_table_at_previous_version_and_a_fixed_rerun_suc
         ("expect_column_values_to_be_between:balance", "warning", False, 1, 1),
         ("expect_column_values_to_be_in_set:currency", "blocking", True, 0, 1),
     ]
+
+
+def test_split_quarantines_rows_with_the_rules_they_broke_and_the_run_id(lake, qsettings, expectations_dir, accounts):
+    write_suite(expectations_dir, TABLE, [
+        expectation("expect_column_values_to_not_be_null", quarantine=True, column="account_id"),
+        expectation("expect_column_values_to_be_in_set", quarantine=True, column="currency", value_set=["EUR", "USD"]),
+        expectation("expect_column_values_to_be_between", severity="warning", column="balance", min_value=0),
+    ])
+    df = accounts([("A1", "EUR", 10), (None, "XXX", 1), ("A3", "GBP", 2), (None, "USD", 3), ("A5", None, 4)])
+
+    report = load_job(lake, qsettings, expectations_dir, df, "run-7")
+
+    assert report.passed
+    assert sorted(r.account_id for r in lake.read(TABLE).collect()) == ["A1", "A5"]  # a null currency breaks no rule
+    held = pl.from_arrow(DeltaTable(qsettings.table_path("quarantine", "qt_accounts")).to_pyarrow_table())
+    assert sorted(held.select("account_id", "currency", "_rules_broken", "_run_id", "_source_table").rows(),
+                  key=lambda r: str(r[1])) == [
+        ("A3", "GBP", ["expect_column_values_to_be_in_set:currency"], "run-7", TABLE),
+        (None, "USD", ["expect_column_values_to_not_be_null:account_id"], "run-7", TABLE),
+        (None, "XXX", ["expect_column_values_to_not_be_null:account_id", "expect_column_values_to_be_in_set:currency"],
+         "run-7", TABLE),
+    ]
+    assert held["_quarantine_id"].n_unique() == 3
+
+
+def test_quarantined_rows_are_released_after_the_rule_is_fixed(lake, qsettings, expectations_dir, accounts):
+    rules = [
+        expectation("expect_column_values_to_not_be_null", quarantine=True, column="account_id"),
+        expectation("expect_column_values_to_be_in_set", quarantine=True, column="currency", value_set=["EUR"]),
+    ]
+    write_suite(expectations_dir, TABLE, rules)
+    load_job(lake, qsettings, expectations_dir, accounts([("A1", "EUR", 1), ("A2", "USD", 2), (None, "USD", 3)]), "run-1")
+    assert lake.read(TABLE).count() == 1
+
+    rules[1]["kwargs"]["value_set"] = ["EUR", "USD"]  # the steward accepts USD
+    write_suite(expectations_dir, TABLE, rules)
+    gate = QualityGate(lake.for_job("reprocess", "run-2"), qsettings, run_id="run-2", expectations_dir=expectations_dir)
+    outcome = gate.reprocess(TABLE, txn=WriteTxn("reprocess:qt_accounts", 2))
+
+    assert (outcome.released, outcome.still_quarantined) == (1, 1)
+    assert sorted(r.account_id for r in lake.read(TABLE).collect()) == ["A1", "A2"]
+    held = lake.read("quarantine.qt_accounts").collect()
+    assert [(r.account_id, r.currency) for r in held] == [(None, "USD")]
+
+
+def test_an_active_waiver_lets_the_write_go_ahead_and_an_expired_one_no_longer_hides_the_failure(
+        lake, qsettings, expectations_dir, accounts):
+    write_suite(expectations_dir, TABLE, [
+        expectation("expect_column_values_to_be_in_set", column="currency", value_set=["EUR", "USD"]),
+    ])
+    today = dt.datetime.now(dt.timezone.utc).date()
+
+    def waive_until(day: dt.date) -> None:
+        (expectations_dir / "waivers.yaml").write_text(
+            f"- table: {TABLE}\n  expectation: expect_column_values_to_be_in_set:currency\n"
+            f"  until: {day.isoformat()}\n  reason: GBP accounts migrate in Q3 (CHG-42)\n  who: jane.steward\n",
+            encoding="utf-8")
+
+    waive_until(today)  # the last day a waiver applies is 'until' itself
+    report = load_job(lake, qsettings, expectations_dir, accounts([("A1", "GBP", 1)]), "run-1")
+    assert report.passed
+    assert [(r.success, r.waived, r.waiver_reason) for r in report.results] == [
+        (False, True, f"waived until {today.isoformat()} by jane.steward: GBP accounts migrate in Q3 (CHG-42)")]
+
+    waive_until(today - dt.timedelta(days=1))
+    with pytest.raises(QualityGateError, match="expect_column_values_to_be_in_set:currency"):
+        load_job(lake, qsettings, expectations_dir, accounts([("A2", "GBP", 2)]), "run-2")
+    assert lake.read(TABLE).count() == 1
+
+    recorded = results_table(qsettings).sort("run_id")
+    assert recorded.select("run_id", "success", "waived").rows() == [("run-1", False, True), ("run-2", False, False)]
+
+
+def test_custom_checks_are_recorded_and_a_blocking_failure_raises(lake, qsettings, expectations_dir):
+    gate = QualityGate(lake, qsettings, run_id="run-3", expectations_dir=expectations_dir)
+    gate.record_check(TABLE, "manifest_row_count_matches", success=True, observed=3, details="manifest 3, landed 3")
+    gate.record_check(TABLE, "freshness", success=False, severity="warning", observed="2024-01-01")
+    gate.raise_if_blocking()  # only a warning failed
+    gate.record_check(TABLE, "no_missing_batch", success=False, observed=["2024-01-02"])
+
+    with pytest.raises(QualityGateError, match="no_missing_batch") as failure:
+        gate.raise_if_blocking()
+    assert failure.value.exit_code == 3
+    recorded = results_table(qsettings).sort("checked_at", "expectation")
+    assert recorded.select("expectation", "severity", "success", "observed_value", "suite").rows() == [
+        ("freshness", "warning", False, "2024-01-01", None),
+        ("manifest_row_count_matches", "blocking", True, "3", None),
+        ("no_missing_batch", "blocking", False, '["2024-01-02"]', None),
+    ]
