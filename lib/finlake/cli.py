@@ -19,6 +19,7 @@ from finlake.settings import load_settings
 COMMAND_MODULES = [
     "finlake.commands.core",
     "finlake.commands.run",
+    "finlake.commands.quality",
 ]
 
 # CLI flag -> settings field. Flags given on the command line win over everything else.

@@ -1,0 +1,214 @@
+"""``finlake quality``: what the gates found, for data stewards.
+
+- ``finlake quality [--json]``: the latest status of every gated table, failures first, with the
+  Data Docs path and the waivers;
+- ``finlake quality --run RUN_ID``: one report for a run across layers (raw -> cleaned ->
+  features), with the rows quarantined in that run and any accounting table of the ``quality``
+  layer that has a ``run_id`` column (``quality.accounting``);
+- ``finlake quality --history TABLE``: the trend of each expectation of a table over runs;
+- ``finlake quality --declare-quarantine TABLE``: print the quarantine table declaration.
+
+Waivers are managed by editing ``expectations/waivers.yaml`` (see docs/quality.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.console import Console
+from rich.table import Table
+
+from finlake.commands.core import _emit_json, open_lake
+
+_STYLE = {"FAIL": "bold red", "WARN": "yellow", "PASS": "green"}
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser("quality", parents=[common], help="quality gate results: latest status, one run, or trends")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--run", metavar="RUN_ID", help="one cross-layer report for this run")
+    group.add_argument("--history", metavar="TABLE", help="trend of each expectation of this table over runs")
+    group.add_argument("--declare-quarantine", metavar="TABLE", help="print schemas/quarantine/<table>.yaml for TABLE")
+    p.add_argument("--limit", type=int, default=20, help="runs shown by --history (default 20)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args, settings) -> int:
+    from finlake.quality import gx_runner
+    from finlake.quality.gate import DEFAULT_EXPECTATIONS_DIR
+    from finlake.quality.waivers import load_waivers
+
+    if args.declare_quarantine:
+        from finlake.catalog import default_catalog
+        from finlake.quality.quarantine import render_declaration
+
+        print(render_declaration(default_catalog().get(args.declare_quarantine)), end="")
+        return 0
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    from finlake.quality.reports import waiver_rows
+
+    waivers = waiver_rows(load_waivers(DEFAULT_EXPECTATIONS_DIR / "waivers.yaml"), today)
+    docs = gx_runner.data_docs_index(settings.quality_root)
+    docs_path = str(docs) if docs.is_file() else None
+    lake = open_lake(settings, "quality-report")
+    if args.history:
+        return _history(lake, args, waivers)
+    if args.run:
+        return _run_report(lake, args, waivers, docs_path)
+    return _latest(lake, args, waivers, docs_path)
+
+
+def _results(lake, where=None) -> list[dict]:
+    from finlake.quality.results import RESULTS_TABLE
+
+    if not lake.exists(RESULTS_TABLE):
+        return []
+    df = lake.read(RESULTS_TABLE)
+    if where is not None:
+        df = df.filter(where)
+    return [r.asDict() for r in df.collect()]
+
+
+def _latest(lake, args, waivers, docs_path) -> int:
+    from finlake.quality.reports import latest_status
+
+    statuses = latest_status(_results(lake))
+    if args.json:
+        _emit_json({"tables": [s.as_dict() for s in statuses], "data_docs": docs_path, "waivers": waivers})
+        return 0
+    console = Console()
+    if not statuses:
+        console.print("no quality results yet: run a job that gates a table ('finlake run')")
+    table = Table("status", "table", "run", "checked (UTC)", "checks", "failing expectations", title="latest quality status per table")
+    for s in statuses:
+        table.add_row(f"[{_STYLE[s.status]}]{s.status}[/]", s.table, s.run_id, s.checked_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      str(s.checks), _failures_text(s.failures))
+    console.print(table)
+    _print_footer(console, waivers, docs_path)
+    return 0
+
+
+def _run_report(lake, args, waivers, docs_path) -> int:
+    from pyspark.sql import functions as F
+
+    from finlake.quality.reports import run_report
+
+    statuses = run_report(_results(lake, F.col("run_id") == args.run), args.run)
+    quarantined = _quarantined(lake, args.run)
+    accounting = _accounting(lake, args.run)
+    if args.json:
+        _emit_json({"run_id": args.run, "tables": [s.as_dict() for s in statuses], "quarantined": quarantined,
+                    "accounting": accounting, "data_docs": docs_path, "waivers": waivers})
+        return 0
+    console = Console()
+    if not statuses:
+        console.print(f"run {args.run} recorded no quality results")
+    table = Table("layer", "table", "status", "version before", "checks", "failing expectations",
+                  title=f"quality report for run {args.run}")
+    for s in statuses:
+        table.add_row(s.layer, s.table, f"[{_STYLE[s.status]}]{s.status}[/]",
+                      "-" if s.table_version is None else str(s.table_version), str(s.checks), _failures_text(s.failures))
+    console.print(table)
+    if quarantined:
+        q = Table("table", "rule broken", "rows", title="rows quarantined in this run")
+        for row in quarantined:
+            q.add_row(row["table"], row["rule"], f"{row['rows']:,}")
+        console.print(q)
+    for name, rows in accounting.items():
+        if not rows:
+            continue
+        columns = [c for c in rows[0] if c != "run_id"]
+        acc = Table(*columns, title=name)
+        for row in rows:
+            acc.add_row(*[_cell(row[c]) for c in columns])
+        console.print(acc)
+    _print_footer(console, waivers, docs_path)
+    return 0
+
+
+def _history(lake, args, waivers) -> int:
+    from pyspark.sql import functions as F
+
+    from finlake.quality.reports import history
+
+    lake.spec(args.history)  # unknown table -> error listing known tables
+    trends = history(_results(lake, F.col("table") == args.history), args.history, args.limit)
+    table_waivers = [w for w in waivers if w["table"] == args.history]
+    if args.json:
+        _emit_json({"table": args.history, "expectations": [t.as_dict() for t in trends], "waivers": table_waivers})
+        return 0
+    console = Console()
+    if not trends:
+        console.print(f"no quality results for {args.history} yet")
+    out = Table("expectation", "severity", "runs (oldest -> latest)", "latest observed", "latest run",
+                title=f"expectation trends for {args.history} ('.' pass, 'x' blocking fail, 'w' warning/waived fail)")
+    for t in trends:
+        last = t.points[-1]
+        observed = last["observed_value"] or ""
+        if last["unexpected_percent"] is not None:
+            observed = f"{observed} ({last['unexpected_percent']:.4g}%)"
+        out.add_row(t.expectation, t.severity, t.marks, observed, last["run_id"])
+    console.print(out)
+    _print_footer(console, table_waivers, None)
+    return 0
+
+
+def _quarantined(lake, run_id: str) -> list[dict]:
+    """Rows quarantined in ``run_id`` per target table and rule, from every quarantine table."""
+    from pyspark.sql import functions as F
+
+    out = []
+    for name in lake.catalog.names("quarantine"):
+        if not lake.exists(name):
+            continue
+        counts = (lake.read(name).filter(F.col("_run_id") == run_id)
+                  .select("_source_table", F.explode("_rules_broken").alias("rule"))
+                  .groupBy("_source_table", "rule").count().collect())
+        out += [{"table": r["_source_table"], "rule": r["rule"], "rows": r["count"]} for r in counts]
+    return sorted(out, key=lambda r: (r["table"], r["rule"]))
+
+
+def _accounting(lake, run_id: str) -> dict[str, list[dict]]:
+    """Rows of ``run_id`` in every quality-layer table (other than results) that has a run_id column."""
+    from pyspark.sql import functions as F
+
+    from finlake.quality.results import RESULTS_TABLE
+
+    out = {}
+    for name in lake.catalog.names("quality"):
+        spec = lake.spec(name)
+        if name == RESULTS_TABLE or "run_id" not in [c.name for c in spec.columns] or not lake.exists(name):
+            continue
+        out[name] = [r.asDict() for r in lake.read(name).filter(F.col("run_id") == run_id).collect()]
+    return out
+
+
+def _failures_text(failures: list[dict]) -> str:
+    lines = []
+    for r in failures:
+        what = r["expectation"]
+        if r.get("observed_value") is not None:
+            what += f" (observed {r['observed_value']})"
+        tag = "waived" if r["waived"] else r["severity"]
+        lines.append(f"[{tag}] {what}")
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
+
+
+def _print_footer(console: Console, waivers: list[dict], docs_path: str | None) -> None:
+    if waivers:
+        w = Table("table", "expectation", "until", "who", "reason", "state", title="waivers (expectations/waivers.yaml)")
+        for row in waivers:
+            w.add_row(row["table"], row["expectation"], row["until"], row["who"], row["reason"],
+                      "active" if row["active"] else "[dim]expired[/]")
+        console.print(w)
+    else:
+        console.print("waivers: none (expectations/waivers.yaml)")
+    console.print(f"Data Docs: {docs_path or 'not built yet'}")
