@@ -41,7 +41,10 @@ def cmd_config(args, settings) -> int:
     if args.json:
         _emit_json({k: {"value": v, "source": settings.sources.get(k, "default")} for k, v in view.items()})
         return 0
-    table = Table("setting", "value", "source", title="finlake settings")
+    table = Table(title="finlake settings")
+    table.add_column("setting")
+    table.add_column("value", overflow="fold")
+    table.add_column("source", overflow="fold")
     for key, value in view.items():
         table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value), settings.sources.get(key, ""))
     Console().print(table)
