@@ -19,6 +19,7 @@ from finlake.settings import load_settings
 COMMAND_MODULES = [
     "finlake.commands.core",
     "finlake.commands.run",
+    "finlake.commands.ingest",
     "finlake.commands.quality",
 ]
 
