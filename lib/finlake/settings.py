@@ -122,8 +122,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise SettingsError(f"setting '{name}' from {origin} has an invalid value {value!r}: {exc}") from exc
 
 
-def _conf_dir() -> Path:
-    return Path(os.environ.get("FINLAKE_CONF_DIR", "conf"))
+def _conf_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("FINLAKE_CONF_DIR", "conf"))
 
 
 def load_settings(
@@ -141,7 +141,7 @@ def load_settings(
     sources: dict[str, str] = {name: "default" for name in _FIELDS}
 
     env_name = overrides.get("env") or environ.get("FINLAKE_ENV") or env or DEFAULT_ENV
-    conf_file = _conf_dir() / f"{env_name}.yaml"
+    conf_file = _conf_dir(environ) / f"{env_name}.yaml"
     if conf_file.is_file():
         loaded = yaml.safe_load(conf_file.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
