@@ -18,6 +18,7 @@ from finlake.settings import load_settings
 
 COMMAND_MODULES = [
     "finlake.commands.core",
+    "finlake.commands.generate",
     "finlake.commands.run",
     "finlake.commands.ingest",
     "finlake.commands.quality",

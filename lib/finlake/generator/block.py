@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from finlake.generator import churn as churn_model
 from finlake.generator import plan as plans
@@ -91,7 +92,7 @@ def churn_monthly(c, plan: Plan) -> pd.DataFrame:
     })
 
 
-def to_envelope(plan: Plan, block: int, output: BlockOutput) -> pd.DataFrame:
+def to_envelope(plan: Plan, block: int, output: BlockOutput) -> pa.Table:
     """Render every source of a block as delivered lines (with defects) plus the defect records."""
     rng = rng_for(plan.seed, plans.STREAM_DEFECTS, block)
     parts, records = [], []
@@ -100,10 +101,10 @@ def to_envelope(plan: Plan, block: int, output: BlockOutput) -> pd.DataFrame:
         parts.append(envelope)
         records += recs
     if records:
-        parts.append(pd.DataFrame({
-            "source": DEFECT_SOURCE,
-            "batch": [r["batch"] for r in records],
-            "key": [f"{r['kind']}|{r['source']}|{r['key']}" for r in records],
-            "payload": [json.dumps(r, ensure_ascii=False, sort_keys=True).encode("utf-8") for r in records],
-        }))
-    return pd.concat(parts, ignore_index=True)[ENVELOPE_COLUMNS]
+        parts.append(pa.RecordBatch.from_arrays([
+            pa.array([DEFECT_SOURCE] * len(records), pa.string()),
+            pa.array([r["batch"] for r in records], pa.string()),
+            pa.array([f"{r['kind']}|{r['source']}|{r['key']}" for r in records], pa.string()),
+            pa.array([json.dumps(r, ensure_ascii=False, sort_keys=True).encode("utf-8") for r in records], pa.binary()),
+        ], names=ENVELOPE_COLUMNS))
+    return pa.Table.from_batches(parts)

@@ -13,6 +13,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from finlake.generator.formats import TXN_COLUMNS, Source, fmt_date, join_csv
 from finlake.generator.plan import Plan
@@ -46,7 +48,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 ENVELOPE_COLUMNS = ["source", "batch", "key", "payload"]
 
 
-def render(source: Source, frame: pd.DataFrame, plan: Plan, rng: np.random.Generator) -> tuple[pd.DataFrame, list[dict]]:
+def render(source: Source, frame: pd.DataFrame, plan: Plan, rng: np.random.Generator) -> tuple[pa.RecordBatch, list[dict]]:
     """(envelope rows: source, batch, key, payload bytes; defect records) of one source."""
     kinds = KINDS.get(source.name, ()) if plan.defect_rate > 0 else ()
     n = len(frame)
@@ -114,72 +116,89 @@ def render(source: Source, frame: pd.DataFrame, plan: Plan, rng: np.random.Gener
     lines = _lines(source, f, batch, plan)
     if "truncated_line" in rows:
         idx = rows["truncated_line"]
-        for r in idx:
-            lines[r] = _truncate(lines[r], source.fmt, rng)
+        lines = _replace(lines, idx, [_truncate(lines[int(r)].as_py(), source.fmt, rng) for r in idx], pa.string())
         record("truncated_line", idx)
 
-    extra_batch, extra_key, extra_lines = [], [], []
+    extras = []  # (batch, key, lines) appended after the rows
     if "exact_duplicate" in rows:
         idx = rows["exact_duplicate"]
-        extra_batch += list(batch[idx])
-        extra_key += list(key[idx])
-        extra_lines += list(lines[idx])
+        extras.append((batch[idx], key[idx], lines.take(pa.array(idx, pa.int64()))))
         record("exact_duplicate", idx)
     if "late_resend" in rows:
         idx = rows["late_resend"]
         later = batch[idx].astype("datetime64[D]") + rng.integers(1, 8, len(idx)).astype("timedelta64[D]")
         ok = later < plan.end64
         idx, later = idx[ok], fmt_date(later[ok])
-        extra_batch += list(later)
-        extra_key += list(key[idx])
-        extra_lines += list(_lines(source, f.iloc[idx], later, plan))
+        extras.append((later, key[idx], _lines(source, f.iloc[idx], later, plan)))
         record("late_resend", idx, batches=list(later), original=list(batch[idx]))
 
-    payload = [line.encode(source.encoding) for line in lines] + [line.encode(source.encoding) for line in extra_lines]
+    payload = _encode(lines, source.encoding)
     if "broken_encoding" in rows:
-        applied = []
+        applied, raw_lines = [], []
         for r in rows["broken_encoding"]:
-            raw = lines[r].encode("gb18030")
+            raw = lines[int(r)].as_py().encode("gb18030")
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
-                payload[r] = raw
                 applied.append(r)
+                raw_lines.append(raw)
+        payload = _replace(payload, np.array(applied, dtype=int), raw_lines, pa.binary())
         record("broken_encoding", np.array(applied, dtype=int), ["name"] * len(applied))
 
-    envelope = pd.DataFrame({
-        "source": source.name,
-        "batch": np.concatenate([batch, np.array(extra_batch, dtype=object)]),
-        "key": np.concatenate([key, np.array(extra_key, dtype=object)]),
-        "payload": payload,
-    })
-    return envelope[ENVELOPE_COLUMNS], records
+    envelope = pa.RecordBatch.from_arrays(
+        [
+            pa.array(np.full(len(f) + sum(len(e[0]) for e in extras), source.name, dtype=object), pa.string()),
+            pa.array(np.concatenate([batch] + [e[0] for e in extras]).astype(object), pa.string()),
+            pa.array(np.concatenate([key] + [e[1] for e in extras]).astype(object), pa.string()),
+            pa.concat_arrays([payload] + [_encode(e[2], source.encoding) for e in extras]),
+        ],
+        names=ENVELOPE_COLUMNS,
+    )
+    return envelope, records
 
 
-def _lines(source: Source, f: pd.DataFrame, batch: np.ndarray, plan: Plan) -> np.ndarray:
+def _replace(values: pa.Array, idx: np.ndarray, replacements: list, kind: pa.DataType) -> pa.Array:
+    """``values`` with the entries at ``idx`` replaced (Arrow arrays are immutable)."""
+    if len(idx) == 0:
+        return values
+    mask = np.zeros(len(values), dtype=bool)
+    mask[idx] = True
+    order = np.argsort(idx, kind="stable")
+    return pc.replace_with_mask(values, pa.array(mask), pa.array([replacements[i] for i in order], kind))
+
+
+def _encode(lines: pa.StringArray, encoding: str) -> pa.BinaryArray:
+    if encoding == "utf-8":
+        return lines.cast(pa.binary())  # Arrow strings are UTF-8 already
+    return pa.array([line.encode(encoding) for line in lines.to_pylist()], pa.binary())
+
+
+def _lines(source: Source, f: pd.DataFrame, batch: np.ndarray, plan: Plan) -> pa.StringArray:
     if source.fmt == "jsonl":
         return _json_lines(f)
     if source.name != "transactions":
         return join_csv(f, source.columns)
     lines = join_csv(f, TXN_COLUMNS)
     if plan.drift_from is not None and len(lines):
-        v2 = batch >= plan.drift_from.isoformat()
-        lines = np.where(v2, lines + "," + f["_auth_code"].to_numpy().astype(object), lines)
+        v2 = pa.array(np.asarray(batch, dtype=object) >= plan.drift_from.isoformat())
+        with_auth = pc.binary_join_element_wise(lines, pa.array(f["_auth_code"].to_numpy(), pa.string()), ",")
+        lines = pc.if_else(v2, with_auth, lines)
     return lines
 
 
-def _json_lines(f: pd.DataFrame) -> np.ndarray:
+def _json_lines(f: pd.DataFrame) -> pa.StringArray:
     """App events as JSON objects; values are ids, codes and city names, so nothing needs escaping."""
     if len(f) == 0:
-        return np.array([], dtype=object)
-    product = np.array(['"' + p + '"' if isinstance(p, str) else "null" for p in f["product_id"]], dtype=object)
-    q = lambda col: f[col].to_numpy().astype(object)  # noqa: E731
-    return (
-        '{"event_id":"' + q("event_id") + '","customer_id":"' + q("customer_id") + '","session_id":"' + q("session_id")
-        + '","ts":"' + q("ts") + '","event_type":"' + q("event_type") + '","page":"' + q("page")
-        + '","product_id":' + product + ',"device":{"id":"' + q("device_id") + '","os":"' + q("os")
-        + '","model":"' + q("model") + '"},"geo":{"city":"' + q("city") + '"}}'
-    )
+        return pa.array([], pa.string())
+    q = lambda col: pa.array(f[col].to_numpy(), pa.string())  # noqa: E731
+    product = pc.fill_null(pc.binary_join_element_wise('"', q("product_id"), '"', ""), "null")
+    parts = [
+        '{"event_id":"', q("event_id"), '","customer_id":"', q("customer_id"), '","session_id":"', q("session_id"),
+        '","ts":"', q("ts"), '","event_type":"', q("event_type"), '","page":"', q("page"),
+        '","product_id":', product, ',"device":{"id":"', q("device_id"), '","os":"', q("os"),
+        '","model":"', q("model"), '"},"geo":{"city":"', q("city"), '"}}',
+    ]
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def _malformed(value: str, form: int) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 ROUTING = ("_batch", "_key", "_id")
 
@@ -148,11 +150,8 @@ def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(filled or frames[:1], ignore_index=True)
 
 
-def join_csv(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+def join_csv(frame: pd.DataFrame, columns: tuple[str, ...]) -> pa.StringArray:
     """Text columns -> CSV lines (no quoting: values never contain separators, see landing.md)."""
     if len(frame) == 0:
-        return np.array([], dtype=object)
-    line = frame[columns[0]].astype(object).to_numpy()
-    for col in columns[1:]:
-        line = line + "," + frame[col].astype(object).to_numpy()
-    return line
+        return pa.array([], pa.string())
+    return pc.binary_join_element_wise(*[pa.array(frame[col].to_numpy(), pa.string()) for col in columns], ",")

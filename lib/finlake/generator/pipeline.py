@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from finlake.generator.block import DEFECT_SOURCE, generate_block, to_envelope
 from finlake.generator.defects import ALL_KINDS, drift_records
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 
 ENVELOPE_SCHEMA = "source string, batch string, key string, payload binary"
 RESULT_SCHEMA = "source string, batch string, rows long, bytes long, sha256 string, records string"
+RESULT_ARROW_SCHEMA = pa.schema([
+    ("source", pa.string()), ("batch", pa.string()), ("rows", pa.int64()), ("bytes", pa.int64()),
+    ("sha256", pa.string()), ("records", pa.string()),
+])
 DEFAULT_START = dt.date(2024, 1, 1)
 
 
@@ -75,8 +80,11 @@ def generate(
     log.info("generating %d customers in %d blocks over %d partitions into %s", plan.n_customers, plan.n_blocks, n_parts, root)
 
     blocks = spark.range(0, plan.n_blocks, 1, n_parts)
-    envelope = blocks.mapInPandas(_generate_blocks(plan, str(root)), ENVELOPE_SCHEMA)
-    results = envelope.groupBy("source", "batch").applyInPandas(_write_batches(plan, str(root)), RESULT_SCHEMA).collect()
+    envelope = blocks.mapInArrow(_generate_blocks(plan, str(root)), ENVELOPE_SCHEMA)
+    # One writer pass per partition over lines sorted by batch then key: each batch folder is
+    # written by exactly one task, from lines in a fixed order.
+    by_batch = envelope.repartition(max(n_parts, 4), "source", "batch").sortWithinPartitions("source", "batch", "key", "payload")
+    results = by_batch.mapInArrow(_write_batches(plan, str(root)), RESULT_SCHEMA).collect()
     log.info("blocks generated and batches written in %.1fs", time.monotonic() - began)
 
     written = [r.asDict() for r in results if r["source"] != DEFECT_SOURCE]
@@ -110,25 +118,43 @@ def _clear(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-def _generate_blocks(plan: Plan, landing: str) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for frame in batches:
-            for block in frame["id"].tolist():
-                output = generate_block(plan, int(block))
-                write_truth(Path(landing), int(block), output.truth)
-                yield to_envelope(plan, int(block), output)
+def _generate_blocks(plan: Plan, landing: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for ids in batches:
+            for block in ids.column("id").to_pylist():
+                output = generate_block(plan, block)
+                write_truth(Path(landing), block, output.truth)
+                yield from to_envelope(plan, block, output).to_batches()
     return run
 
 
-def _write_batches(plan: Plan, landing: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    def run(group: pd.DataFrame) -> pd.DataFrame:
-        group = group.sort_values(["key", "payload"], kind="stable")
-        source, batch = group["source"].iat[0], group["batch"].iat[0]
+def _write_batches(plan: Plan, landing: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """Stream sorted envelope rows; whenever (source, batch) changes, write the finished batch."""
+    def flush(group: tuple[str, str], lines: list[bytes]) -> dict:
+        source, batch = group
         if source == DEFECT_SOURCE:
-            records = "\n".join(p.decode("utf-8") for p in group["payload"])
-            return pd.DataFrame([{"source": source, "batch": batch, "rows": len(group), "bytes": 0, "sha256": "", "records": records}])
-        entry = write_batch(Path(landing), SOURCES[source], batch, group["payload"].tolist(), plan)
-        return pd.DataFrame([{**entry, "records": ""}])
+            records = "\n".join(p.decode("utf-8") for p in lines)
+            return {"source": source, "batch": batch, "rows": len(lines), "bytes": 0, "sha256": "", "records": records}
+        return {**write_batch(Path(landing), SOURCES[source], batch, lines, plan), "records": ""}
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        current, lines, done = None, [], []
+        for rb in batches:
+            source = rb.column("source").to_numpy(zero_copy_only=False)
+            batch = rb.column("batch").to_numpy(zero_copy_only=False)
+            payload = rb.column("payload")
+            cuts = np.flatnonzero((source[1:] != source[:-1]) | (batch[1:] != batch[:-1])) + 1
+            for lo, hi in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [len(source)]])):
+                group = (source[lo], batch[lo])
+                if group != current:
+                    if current is not None:
+                        done.append(flush(current, lines))
+                    current, lines = group, []
+                lines += payload.slice(lo, hi - lo).to_pylist()
+        if current is not None:
+            done.append(flush(current, lines))
+        if done:
+            yield pa.RecordBatch.from_pylist(done, schema=RESULT_ARROW_SCHEMA)
     return run
 
 
@@ -162,7 +188,7 @@ def _write_shared_sources(root: Path, plan: Plan) -> list[dict]:
 
 def _write_frame(root: Path, plan: Plan, source: str, batch: str, frame: pd.DataFrame) -> dict:
     spec = SOURCES[source]
-    lines = [line.encode(spec.encoding) for line in join_csv(frame, spec.columns)]
+    lines = [line.encode(spec.encoding) for line in join_csv(frame, spec.columns).to_pylist()]
     return write_batch(root, spec, batch, lines, plan)
 
 
