@@ -15,6 +15,7 @@ was. Results are recorded first, then the error is raised: the failure is always
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from pyspark.sql import functions as F
 from finlake.catalog import PROJECT_ROOT
 from finlake.errors import QualityGateError
 from finlake.lake.api import CommitResult, Lake, WriteTxn
-from finlake.quality import gx_runner, results
+from finlake.quality import banners, gx_runner, results
 from finlake.quality.quarantine import META_COLUMNS, check_declaration, quarantine_table
 from finlake.quality.results import CheckResult
 from finlake.quality.rules import rules_broken
@@ -169,20 +170,21 @@ class QualityGate:
         results.record(self.lake, pending + checks, self.run_id, table, table_version)
         for other in sorted({r.table for r in self._pending}):
             self._flush_table(other)
-        docs = None
-        try:
-            docs = str(gx_runner.build_docs(self.settings.quality_root, outcome))
-        except Exception:  # Data Docs are for reading; a rendering bug must not decide the gate
-            log.exception("%s: building Data Docs failed; results are in quality.results", table)
         report = GateReport(
             table=table,
             run_id=self.run_id,
             passed=not any(r.blocks for r in checks),
             results=checks,
-            data_docs_path=docs,
+            data_docs_path=None,
             table_version=table_version,
             waivers=[w for w in waivers if w.table == table],
         )
+        try:
+            docs = gx_runner.build_docs(self.settings.quality_root, outcome, banners.gate_banner(report, suite),
+                                        banners.waivers_banner(waivers, today))
+            report = dataclasses.replace(report, data_docs_path=str(docs))
+        except Exception:  # Data Docs are for reading; a rendering bug must not decide the gate
+            log.exception("%s: building Data Docs failed; results are in quality.results", table)
         self.reports[table] = report
         for r in report.warnings:
             log.warning("quality warning: %s", r.describe())

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,27 +139,87 @@ def validate(df, suite: Suite, quality_root: str, run_name: str, waivers: dict[s
 
 
 def _identifiers(context, result):
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
+    """The store keys of this result and its suite, for an incremental Data Docs build.
 
-    suite_id = ExpectationSuiteIdentifier(name=result.suite_name)
-    validation_id = ValidationResultIdentifier(
-        expectation_suite_identifier=suite_id,
-        run_id=result.meta["run_id"],
-        batch_identifier=result.meta.get("active_batch_definition").id
-        if hasattr(result.meta.get("active_batch_definition"), "id") else result.meta["active_batch_definition"].get("id"),
-    )
-    return validation_id, suite_id
+    Looked up in the store rather than rebuilt: the key must equal the stored one exactly.
+    """
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    run_id = result.meta["run_id"]
+    keys = [k for k in context.validation_results_store.list_keys()
+            if k.expectation_suite_identifier.name == result.suite_name and k.run_id.run_name == run_id.run_name]
+    validation_id = max(keys, key=lambda k: k.run_id.run_time) if keys else None
+    return validation_id, ExpectationSuiteIdentifier(name=result.suite_name)
 
 
-def build_docs(quality_root: str, outcome: GxOutcome) -> Path:
-    """Render the new validation page, the suite page and the index; return the index path."""
+def build_docs(quality_root: str, outcome: GxOutcome, validation_banner: str, index_banner: str) -> Path:
+    """Render the new validation page, the suite page and the index; return the index path.
+
+    ``validation_banner`` (the gate's verdict: rule names, severities, owners, waivers) goes on
+    top of the new validation page, ``index_banner`` (the waivers) on top of the index: GX has
+    no place for either.
+    """
     context = _context(quality_root)
+    started = time.time() - 1
     with _LOCK:
-        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[outcome.validation_id, outcome.suite_id])
+        context.build_data_docs(site_names=[SITE_NAME],
+                                resource_identifiers=[i for i in (outcome.validation_id, outcome.suite_id) if i])
+        make_offline(Path(quality_root) / "data_docs", since=started,
+                     banners={"index.html": index_banner, "validations": validation_banner})
     return data_docs_index(quality_root)
+
+
+# GX pages load jQuery, Bootstrap and bootstrap-table from CDNs, and the index and its tables are
+# drawn by those scripts: without network access (this workplace, most bank networks) a steward
+# sees an empty page. The same versions ship in docs_assets/ (MIT, see LICENSES.txt), and every
+# page built is pointed at them.
+_ASSETS = Path(__file__).parent / "docs_assets"
+_VENDORED = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery-3.7.1.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper-1.12.9.min.js",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap-4.3.1.min.js",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap-4.3.1.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table-1.19.1.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table-1.19.1.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
+        "bootstrap-table-filter-control-1.19.1.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
+        "bootstrap-table-filter-control-1.19.1.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
+        "bootstrap-datepicker-1.9.0.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
+        "bootstrap-datepicker-1.9.0.min.css",
+}
+# Subresource-integrity attributes make a browser refuse file:// scripts (CORS), so they go.
+_SRI = re.compile(r'\s+(?:integrity|crossorigin)="[^"]*"')
+
+
+def make_offline(site: Path, since: float, banners: dict[str, str]) -> None:
+    """Copy the vendored assets into ``site`` and point pages changed after ``since`` at them.
+
+    ``banners`` maps a page (``index.html``) or folder (``validations``) to HTML put first in
+    the page body.
+    """
+    vendor = site / "static" / "finlake"
+    vendor.mkdir(parents=True, exist_ok=True)
+    for asset in _ASSETS.iterdir():
+        target = vendor / asset.name
+        if not target.exists() or target.stat().st_size != asset.stat().st_size:
+            shutil.copyfile(asset, target)
+    for page in site.rglob("*.html"):
+        if page.stat().st_mtime < since or page.is_relative_to(site / "static"):
+            continue
+        prefix = os.path.relpath(vendor, page.parent).replace(os.sep, "/")
+        html = page.read_text(encoding="utf-8")
+        for url, name in _VENDORED.items():
+            html = html.replace(f'"{url}"', f'"{prefix}/{name}"')
+        html = re.sub(r"<(?:script|link)[^>]*static/finlake/[^>]*>", lambda m: _SRI.sub("", m.group(0)), html)
+        if "finlake.css" not in html:
+            html = html.replace("</head>", f'<link rel="stylesheet" href="{prefix}/finlake.css">\n</head>', 1)
+        banner = banners.get(page.relative_to(site).parts[0])
+        if banner and 'id="finlake-gate"' not in html:
+            html = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, html, count=1)
+        page.write_text(html, encoding="utf-8")
 
 
 def observed_text(value: Any) -> str | None:
