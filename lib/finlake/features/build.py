@@ -1,0 +1,220 @@
+"""The feature job: cleaned.* -> gate -> features.*, incremental by month.
+
+``build_features(lake, settings, run_id, as_of=None)``:
+
+1. Checks conf/tags.yaml against the customer_monthly schema (a bad rule stops the job before
+   any data is read).
+2. Finds what is due. The data is observed until ``observed_until`` = the day after the latest
+   business date of cleaned.transactions; the latest cut-off is the first day of that month
+   (its previous month is complete). Without ``as_of``, every cut-off not yet in a table is
+   computed, all months in one pass; history is not recomputed. With ``as_of`` (any date; it
+   is rounded down to its cut-off, the first day of its month), the cut-offs up to it that are
+   missing are computed and the cut-off itself is recomputed, replacing exactly that month.
+   Churn labels are due once their 90-day window is observed. transaction_fraud months are due
+   when missing, when their labels were not yet mature at the last build (new reports may have
+   arrived), and (with ``as_of``) for the month before the cut-off.
+3. Computes every table, gates each with expectations/features/<table>.json, and only then
+   writes: each table in one atomic ``replace_where`` on exactly the months computed, with a
+   WriteTxn keyed by the run so a rerun of the same run is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from finlake.errors import FinlakeError
+from finlake.features import fraud, labels, tags
+from finlake.features.customer import CustomerInputs, compute_customer_features
+from finlake.features.windows import add_months, cutoffs_between, month_start
+from finlake.lake.api import Lake, WriteTxn
+from finlake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_MONTHLY = "features.customer_monthly"
+CUSTOMER_TAGS = "features.customer_tags"
+CHURN_LABELS = "features.churn_labels"
+TRANSACTION_FRAUD = "features.transaction_fraud"
+INPUTS = ("cleaned.customers", "cleaned.accounts", "cleaned.transactions", "cleaned.balances", "cleaned.app_events",
+          "cleaned.complaints", "cleaned.contacts", "cleaned.fraud_reports")
+
+
+class FeatureInputError(FinlakeError):
+    """The cleaned data needed for the features is missing or empty."""
+
+
+@dataclass
+class TableBuild:
+    """What the job did to one feature table."""
+
+    table: str
+    partitions: list[date]
+    rows: int = 0
+    version: int | None = None
+    skipped: bool = False
+
+
+@dataclass
+class FeatureReport:
+    """The outcome of one build_features run."""
+
+    run_id: str
+    observed_until: date
+    latest_cutoff: date
+    label_cutoff: date
+    tables: dict[str, TableBuild] = field(default_factory=dict)
+    gate_reports: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows_written(self) -> int:
+        return sum(t.rows for t in self.tables.values())
+
+    def summary(self) -> str:
+        """One line per table, headed by the run: what a job log or the CLI prints."""
+        head = (f"features run {self.run_id}: data observed until {self.observed_until}, latest cut-off "
+                f"{self.latest_cutoff}, fraud labels from reports before {self.label_cutoff}, {self.seconds:.0f} s")
+        if not self.tables:
+            return head + "\n  nothing due: every table is up to date"
+        lines = [f"  {t.table}: {'skipped (already committed by this run)' if t.skipped else f'{t.rows} rows'} "
+                 f"for {', '.join(d.isoformat() for d in t.partitions)} (version {t.version})"
+                 for t in self.tables.values()]
+        return "\n".join([head] + lines)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which cut-offs / months each table needs in this run."""
+
+    observed_until: date
+    first_cutoff: date
+    latest_cutoff: date
+    customer_cutoffs: list[date]
+    label_cutoffs: list[date]
+    fraud_months: list[date]
+
+
+def _existing(lake: Lake, table: str, column: str) -> set[date]:
+    if not lake.exists(table):
+        return set()
+    return {r[0] for r in lake.read(table).select(column).distinct().collect()}
+
+
+def plan_build(lake: Lake, as_of: date | None) -> Plan:
+    """Decide what is due (see the module docstring)."""
+    if not lake.exists("cleaned.transactions"):
+        raise FeatureInputError("cleaned.transactions does not exist; run 'finlake run --until clean' first")
+    lo, hi = lake.read("cleaned.transactions").agg(F.min("business_date"), F.max("business_date")).first()
+    if hi is None:
+        raise FeatureInputError("cleaned.transactions is empty; run 'finlake run --until clean' first")
+    observed_until = hi + timedelta(days=1)
+    first_cutoff = add_months(month_start(lo), 1)
+    latest = month_start(observed_until)
+    recompute = None
+    if as_of is not None:
+        wanted = month_start(as_of)
+        if wanted > latest:
+            log.warning("as_of %s needs data through %s but cleaned.transactions ends at %s; building up to %s",
+                        as_of, wanted - timedelta(days=1), hi, latest)
+        else:
+            latest, recompute = wanted, wanted
+    if latest < first_cutoff:
+        raise FeatureInputError(f"cleaned.transactions covers {lo}..{hi}: no whole month before a cut-off yet; "
+                                "features need at least one complete month")
+    cutoffs = cutoffs_between(first_cutoff, latest)
+    done = _existing(lake, CUSTOMER_MONTHLY, "as_of")
+    customer = sorted({c for c in cutoffs if c not in done} | ({recompute} if recompute else set()))
+    observed = labels.label_cutoffs(cutoffs, observed_until)
+    labelled = _existing(lake, CHURN_LABELS, "as_of")
+    churn = sorted({c for c in observed if c not in labelled} | ({recompute} & set(observed) if recompute else set()))
+    months = [add_months(c, -1) for c in cutoffs]
+    fraud_months = sorted(set(months) - _existing(lake, TRANSACTION_FRAUD, "txn_month")
+                          | _immature_months(lake, observed_until)
+                          | ({add_months(recompute, -1)} if recompute else set()))
+    return Plan(observed_until, first_cutoff, latest, customer, churn, [m for m in fraud_months if m in months])
+
+
+def _immature_months(lake: Lake, label_cutoff: date) -> set[date]:
+    """Months holding transactions whose label could still change (reports may have arrived)."""
+    if not lake.exists(TRANSACTION_FRAUD):
+        return set()
+    rows = (lake.read(TRANSACTION_FRAUD).where(~F.col("label_mature") & (F.col("label_cutoff") < F.lit(label_cutoff)))
+            .select("txn_month").distinct().collect())
+    return {r[0] for r in rows}
+
+
+def read_inputs(lake: Lake) -> CustomerInputs:
+    missing = [t for t in INPUTS if not lake.exists(t)]
+    if missing:
+        raise FeatureInputError(f"cleaned tables missing: {', '.join(missing)}; run 'finlake run --until clean' first")
+    t = {name.split(".", 1)[1]: lake.read(name) for name in INPUTS}
+    return CustomerInputs(**t)
+
+
+def _predicate(column: str, days: list[date]) -> str:
+    return f"{column} IN ({', '.join(f'DATE {d.isoformat()!r}' for d in days)})"
+
+
+def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | None = None,
+                   tags_file: Path | str | None = None) -> FeatureReport:
+    """Build the due months of every feature table (module docstring); gate, then write.
+
+    Raises QualityGateError (nothing written) when a blocking expectation fails, TagRuleError
+    for a bad conf/tags.yaml, FeatureInputError when the cleaned data is missing.
+    """
+    from finlake.quality import QualityGate
+
+    started = time.monotonic()
+    lake = lake.for_job("build_features", run_id)
+    spark = lake.spark
+    rules = tags.load_tag_rules(spark, lake.spec(CUSTOMER_MONTHLY).schema, tags_file)
+    plan = plan_build(lake, as_of)
+    log.info("features: observed until %s; customer cut-offs %s; churn label cut-offs %s; fraud months %s",
+             plan.observed_until, plan.customer_cutoffs, plan.label_cutoffs, plan.fraud_months)
+    inputs = read_inputs(lake)
+    report = FeatureReport(run_id, plan.observed_until, plan.latest_cutoff, plan.observed_until)
+    stamp = F.lit(run_id).alias("_run_id")
+
+    frames: dict[str, tuple[DataFrame, str, list[date]]] = {}
+    if plan.customer_cutoffs:
+        lo, hi = plan.customer_cutoffs[0], plan.customer_cutoffs[-1]
+        cm = (compute_customer_features(inputs, lo, hi)
+              .where(F.col("as_of").isin(*plan.customer_cutoffs)).select("*", stamp))
+        cm = cm.persist(StorageLevel.MEMORY_AND_DISK)
+        frames[CUSTOMER_MONTHLY] = (cm, "as_of", plan.customer_cutoffs)
+        tag_rows = tags.compute_customer_tags(cm, rules, tags.model_tag_rows(lake, cm)).select("*", stamp)
+        frames[CUSTOMER_TAGS] = (tag_rows.persist(StorageLevel.MEMORY_AND_DISK), "as_of", plan.customer_cutoffs)
+    if plan.label_cutoffs:
+        churn = labels.churn_labels(inputs.accounts, plan.label_cutoffs).select("*", stamp)
+        frames[CHURN_LABELS] = (churn.persist(StorageLevel.MEMORY_AND_DISK), "as_of", plan.label_cutoffs)
+    if plan.fraud_months:
+        lo, hi = plan.fraud_months[0], plan.fraud_months[-1]
+        tf = (fraud.compute_transaction_features(inputs.transactions, inputs.app_events, inputs.customers,
+                                                 inputs.fraud_reports, lo, hi, plan.observed_until)
+              .where(F.col("txn_month").isin(*plan.fraud_months)).select("*", stamp))
+        frames[TRANSACTION_FRAUD] = (tf.persist(StorageLevel.MEMORY_AND_DISK), "txn_month", plan.fraud_months)
+
+    gate = QualityGate(lake, settings, run_id=run_id)
+    try:
+        for table, (df, _, _) in frames.items():
+            report.gate_reports[table] = gate.check(df, table)  # raises before any write
+        for table, (df, column, parts) in frames.items():
+            result = lake.replace_where(table, df, _predicate(column, parts),
+                                        txn=WriteTxn(f"build_features:{run_id}", int(plan.latest_cutoff.strftime("%Y%m%d"))))
+            report.tables[table] = TableBuild(table, parts, result.rows_written, result.version, result.skipped)
+            log.info("%s: %s %d rows for %s (version %s)", table, "skipped" if result.skipped else "wrote",
+                     result.rows_written, ", ".join(map(str, parts)), result.version)
+    finally:
+        for df, _, _ in frames.values():
+            df.unpersist()
+    report.seconds = time.monotonic() - started
+    return report
+

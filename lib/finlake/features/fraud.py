@@ -1,0 +1,184 @@
+"""features.transaction_fraud: point-in-time features of every card transaction, and its label.
+
+Every feature of a transaction at instant ts reads only what happened strictly before ts:
+windows are range frames over epoch seconds ending one second before ts (``[ts - w, ts)``), so
+the transaction itself and any other posting in the same second are excluded. The 90-day
+amount reference is per customer and calendar month (see ``amount_reference``): one row per
+(customer, month) instead of a per-transaction percentile, which Spark cannot compute as a
+window function. Definitions and boundaries: docs/features.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from finlake.features.reference import distance_class, mcc_family
+from finlake.features.windows import add_months, check_cutoff
+
+HOUR = 3600
+DAY = 86400
+VELOCITY_WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY}
+NOVELTY_DAYS = 180
+REFERENCE_DAYS = 90
+PASSWORD_RESET_CAP_HOURS = 720.0  # 30 days: "no reset in the 30 days before"
+LABEL_DELAY_DAYS = 60  # fraud reports arrive 10-60 days after the posting (docs/landing.md)
+NIGHT_HOURS = (0, 5)  # local hours 00:00-05:59
+LOCAL_TZ = "Asia/Shanghai"
+MAD_TO_SIGMA = 1.4826
+
+
+def lookback_start(start_month: date) -> date:
+    """The earliest posting date the features of transactions from ``start_month`` read."""
+    return start_month - timedelta(days=NOVELTY_DAYS)
+
+
+def _epoch(ts: Column) -> Column:
+    return F.unix_timestamp(ts)
+
+
+def _before(partition: list[str], seconds: int | None):
+    """Range frame [epoch - seconds, epoch - 1] (None: everything earlier) over ``partition``."""
+    w = Window.partitionBy(*partition).orderBy("epoch")
+    return w.rangeBetween(Window.unboundedPreceding if seconds is None else -seconds, -1)
+
+
+def velocity(postings: DataFrame) -> DataFrame:
+    """Count and CNY sum of earlier postings on the same card in the last 1 h, 24 h and 7 days.
+
+    Frame ``[ts - w, ts - 1 s]`` on epoch seconds: a posting exactly w seconds earlier counts,
+    the transaction itself and postings in the same second do not. Needs ``epoch`` and
+    ``amount``.
+    """
+    out = postings
+    for name, seconds in VELOCITY_WINDOWS.items():
+        w = _before(["card_id"], seconds)
+        out = (out.withColumn(f"txn_count_{name}", F.coalesce(F.count(F.lit(1)).over(w), F.lit(0)).cast("int"))
+                  .withColumn(f"txn_sum_{name}", F.coalesce(F.sum("amount").over(w), F.lit(0.0))))
+    return out
+
+
+def novelty(postings: DataFrame) -> DataFrame:
+    """new_merchant / new_device / new_city: not used by the customer in the 180 days before ts.
+
+    Looks at all of the customer's postings (card or not); a posting without the attribute is
+    never "new" (false).
+    """
+    out = postings
+    for flag, column in (("new_merchant", "merchant_id"), ("new_device", "device_id"), ("new_city", "city_code")):
+        seen = F.count(F.lit(1)).over(_before(["customer_id", column], NOVELTY_DAYS * DAY))
+        out = out.withColumn(flag, F.col(column).isNotNull() & (F.coalesce(seen, F.lit(0)) == 0))
+    return out
+
+
+def amount_reference(postings: DataFrame, months: list[date]) -> DataFrame:
+    """Per (customer, month M): the customer's card debits in [M - 90 days, M) summarised.
+
+    Columns: customer_id, txn_month, ref_txn_count_90d, ref_median_ln (median of ln amount),
+    ref_mad_ln (median absolute deviation of ln amount). Each debit feeds the (at most four)
+    months whose reference window holds it; medians are ``percentile_approx`` (accuracy 10000).
+    The approximation: a transaction is compared with the 90 days before the first day of its
+    month, not before its own day, so the reference lags by up to a month; it never includes
+    the transaction itself or anything after it.
+    """
+    debits = postings.where(F.col("is_card") & (F.col("direction") == "debit") & (F.col("amount") > 0))
+    first_month = F.add_months(F.trunc("business_date", "MM"), 1)
+    rows = (debits.select("customer_id", "business_date", F.log("amount").alias("ln_amount"))
+            .withColumn("txn_month", F.explode(F.array(*[F.add_months(first_month, k) for k in range(4)])))
+            .where(F.col("txn_month").isin(*months)
+                   & (F.col("business_date") >= F.date_sub("txn_month", REFERENCE_DAYS))))
+    medians = rows.groupBy("customer_id", "txn_month").agg(
+        F.count(F.lit(1)).cast("int").alias("ref_txn_count_90d"),
+        F.percentile_approx("ln_amount", 0.5, 10000).alias("ref_median_ln"))
+    mad = (rows.join(medians, ["customer_id", "txn_month"])
+           .groupBy("customer_id", "txn_month")
+           .agg(F.percentile_approx(F.abs(F.col("ln_amount") - F.col("ref_median_ln")), 0.5, 10000).alias("ref_mad_ln")))
+    return medians.join(mad, ["customer_id", "txn_month"])
+
+
+def password_resets(postings: DataFrame, app_events: DataFrame) -> DataFrame:
+    """Hours since the customer's latest password_reset app event strictly before ts (cap 720)."""
+    resets = (app_events.where(F.col("event_type") == "password_reset")
+              .select("customer_id", _epoch(F.col("ts")).alias("epoch"), F.lit(None).cast("string").alias("txn_id"),
+                      _epoch(F.col("ts")).alias("reset_epoch")))
+    keyed = postings.select("customer_id", "epoch", "txn_id", F.lit(None).cast("long").alias("reset_epoch"))
+    last = F.max("reset_epoch").over(_before(["customer_id"], int(PASSWORD_RESET_CAP_HOURS * HOUR)))
+    hours = (F.col("epoch") - last) / F.lit(float(HOUR))
+    return (keyed.unionByName(resets)
+            .withColumn("hours_since_password_reset", F.coalesce(hours, F.lit(PASSWORD_RESET_CAP_HOURS)))
+            .where(F.col("txn_id").isNotNull())
+            .select("txn_id", "hours_since_password_reset"))
+
+
+def home_city(postings: DataFrame, customers: DataFrame) -> DataFrame:
+    """The customer's city in the SCD2 version in force the day before the posting date."""
+    versions = customers.select("customer_id", F.col("city_code").alias("home_city_code"), "valid_from", "valid_to")
+    joined = postings.select("txn_id", "customer_id", "business_date").join(versions, "customer_id")
+    return (joined.where((F.col("valid_from") < F.col("business_date")) & (F.col("valid_to") >= F.col("business_date")))
+            .select("txn_id", "home_city_code"))
+
+
+def fraud_labels(fraud_reports: DataFrame, label_cutoff: date) -> DataFrame:
+    """The reports that arrived before ``label_cutoff``: txn_id, fraud_type, fraud_reported_date."""
+    return (fraud_reports.where(F.col("business_date") < F.lit(label_cutoff))
+            .select("txn_id", "fraud_type", F.col("business_date").alias("fraud_reported_date")))
+
+
+def compute_transaction_features(transactions: DataFrame, app_events: DataFrame, customers: DataFrame,
+                                 fraud_reports: DataFrame, start_month: date, end_month: date,
+                                 label_cutoff: date) -> DataFrame:
+    """features.transaction_fraud rows (without _run_id) for card postings in months [start_month, end_month].
+
+    ``transactions`` may hold any dates: postings from ``lookback_start(start_month)`` on feed
+    the windows; the label uses fraud reports that arrived before ``label_cutoff``.
+    """
+    start_month, end_month = check_cutoff(start_month), check_cutoff(end_month)
+    end = add_months(end_month, 1)
+    months = []
+    m = start_month
+    while m <= end_month:
+        months.append(m)
+        m = add_months(m, 1)
+    postings = (transactions
+                .where((F.col("business_date") >= F.lit(lookback_start(start_month))) & (F.col("business_date") < F.lit(end)))
+                .withColumn("epoch", _epoch(F.col("ts")))
+                .withColumn("amount", F.col("amount_cny").cast("double")))
+    postings = novelty(postings)
+    cards = velocity(postings.where(F.col("card_id").isNotNull()))
+    in_range = (cards.where(F.col("business_date") >= F.lit(start_month))
+                .withColumn("txn_month", F.trunc("business_date", "MM")))
+    local_hour = F.hour(F.from_utc_timestamp("ts", LOCAL_TZ))
+    ref = amount_reference(postings, months)
+    ln_amount = F.log(F.greatest(F.col("amount"), F.lit(0.01)))
+    has_ref = F.col("ref_txn_count_90d") > 0
+    median = F.exp("ref_median_ln")
+    z = F.when(has_ref & (F.col("ref_mad_ln") > 0),
+               (ln_amount - F.col("ref_median_ln")) / (F.lit(MAD_TO_SIGMA) * F.col("ref_mad_ln"))).otherwise(0.0)
+    out = (in_range
+           .join(ref, ["customer_id", "txn_month"], "left")
+           .withColumn("ref_txn_count_90d", F.coalesce("ref_txn_count_90d", F.lit(0)))
+           .join(password_resets(in_range, app_events), "txn_id", "left")
+           .join(home_city(in_range, customers), "txn_id", "left")
+           .join(fraud_labels(fraud_reports, label_cutoff), "txn_id", "left"))
+    return out.select(
+        "txn_id", "customer_id", "card_id", "ts", "business_date", "txn_month",
+        F.col("amount").alias("amount_cny"), "direction", "channel",
+        mcc_family(F.col("mcc")).alias("mcc_family"),
+        *[c for name in VELOCITY_WINDOWS for c in (f"txn_count_{name}", f"txn_sum_{name}")],
+        "ref_txn_count_90d",
+        F.when(has_ref, median).alias("amount_median_90d"),
+        F.when(has_ref, F.col("amount") / median).otherwise(1.0).alias("amount_ratio_90d"),
+        z.alias("amount_robust_z_90d"),
+        "new_merchant", "new_device", "new_city",
+        local_hour.alias("local_hour"),
+        local_hour.between(*NIGHT_HOURS).alias("is_night"),
+        "is_international",
+        distance_class(F.col("home_city_code"), F.col("city_code"), F.col("is_international")).alias("distance_class"),
+        F.coalesce("hours_since_password_reset", F.lit(PASSWORD_RESET_CAP_HOURS)).alias("hours_since_password_reset"),
+        F.col("fraud_reported_date").isNotNull().alias("is_fraud"),
+        "fraud_type", "fraud_reported_date",
+        F.lit(label_cutoff).alias("label_cutoff"),
+        (F.col("business_date") < F.lit(label_cutoff - timedelta(days=LABEL_DELAY_DAYS))).alias("label_mature"),
+    )
