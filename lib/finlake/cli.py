@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "finlake.commands.run",
     "finlake.commands.ingest",
     "finlake.commands.quality",
+    "finlake.commands.features",
 ]
 
 # CLI flag -> settings field. Flags given on the command line win over everything else.
