@@ -26,9 +26,10 @@ from pathlib import Path
 import yaml
 from pyspark.sql import types as T
 
+from finlake.archive import project_root
 from finlake.errors import TableNotFoundError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = project_root(__file__)  # the checkout, or the files shipped in dist/finlake.zip
 LAYERS = ("raw", "cleaned", "quarantine", "features", "scores", "audiences", "marts", "quality", "ops")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from finlake.settings import Settings
@@ -61,6 +61,10 @@ def get_spark(settings: Settings, app_name: str = "finlake") -> SparkSession:
     if active is not None:
         return active
 
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        # Launched by spark-submit: its JVM already holds the submitted settings as system
+        # properties, but SparkConf only sees them once the gateway is connected.
+        SparkContext._ensure_initialized()
     submitted = SparkConf()  # spark-submit passes its settings as JVM system properties
     builder = SparkSession.builder.appName(app_name)
     conf = _base_conf(settings)

@@ -50,7 +50,7 @@ def test_runs_command_lists_runs_and_the_jobs_of_one(lake, capsys):
     assert main(["runs", "--json", *home]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert [(r["run_id"], r["as_of"], r["status"], r["stages"], r["jobs"], r["rows_out"], r["error"]) for r in runs] == [
-        (failed.run_id, "2024-03-31", "failed", ["ingest", "clean"], 2, 5,
+        (failed.run_id, "2024-03-31", "failed", ["ingest", "clean"], 2, 3,
          "clean.clean_events: QualityGateError: expectation 'amount_positive' failed on cleaned.events: 1 row")]
 
     assert main(["runs", failed.run_id, "--json", *home]) == 0

@@ -48,7 +48,7 @@ def test_run_records_every_job_in_ops_runs(lake):
            for r in runs.iter_rows(named=True)]
     rid = report.run_id
     assert got == [
-        (rid, AS_OF, "ingest", "ingest_events", "success", 3, 5, {},
+        (rid, AS_OF, "ingest", "ingest_events", "success", 3, 3, {},
          {"raw.events": 1, "ops.ingest_ledger": 1}, None),
         (rid, AS_OF, "clean", "clean_events", "success", 3, 3, {"raw.events": 1}, {"cleaned.events": 1}, None),
         (rid, AS_OF, "features", "count_events", "success", 3, 2, {"cleaned.events": 1},
@@ -121,7 +121,7 @@ def test_a_second_run_is_refused_while_another_holds_the_lock(lake):
     with RunLock.acquire(lake.settings, "run-other", AS_OF.isoformat()):
         with pytest.raises(RunLockedError, match=r"locked by run run-other \(as_of 2024-03-31\).*pid") as err:
             run(lake)
-    assert err.value.exit_code == 5
+    assert err.value.exit_code == 6
     assert not DeltaTable.is_deltatable(lake.path("ops.runs"))
     assert run(lake).exit_code == 0  # released: the next run goes ahead
 

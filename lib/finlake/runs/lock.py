@@ -34,7 +34,7 @@ LOCK_NAME = "_finlake_run.lock"
 class RunLockedError(FinlakeError):
     """Another run holds the lake lock (or left a stale one)."""
 
-    exit_code = 5
+    exit_code = 6
 
 
 @dataclass(frozen=True)

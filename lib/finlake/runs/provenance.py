@@ -10,6 +10,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 import finlake
+from finlake.archive import containing_archive
 from finlake.settings import Settings
 
 # Settings that change what the tables contain. Where Spark runs (master, conf), secrets and
@@ -32,7 +33,7 @@ def code_version() -> str:
     time) into ``dist/finlake.zip``; the archive hash tells two builds of the same commit apart.
     """
     package_file = Path(finlake.__file__)
-    archive = next((p for p in package_file.parents if p.suffix == ".zip" and p.is_file()), None)
+    archive = containing_archive(finlake.__file__)
     if archive is not None:
         try:
             build = json.loads(resources.files("finlake").joinpath("_build.json").read_text(encoding="utf-8"))

@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 SKIPPED, NOT_DUE, NOT_AVAILABLE = "skipped", "not due", "not available yet"
 
 # Exit codes a scheduler can act on (docs/runs.md). FinlakeError subclasses carry their own:
-# 2 configuration or usage, 3 blocking quality failure, 4 infrastructure, 5 lake locked.
+# 2 configuration or usage, 3 blocking quality failure, 4 infrastructure, 5 landing batch refused,
+# 6 lake locked by another run.
 EXIT_OK, EXIT_BUG = 0, 1
+# Ledgers and check results a job writes beside its data: recorded in versions_written, not counted as rows out.
+BOOKKEEPING_LAYERS = ("ops", "quality")
 
 
 @dataclass
@@ -173,7 +176,8 @@ class _Run:
             rows_in = sum(tablestate.rows_at(lake, t, v) for t, v in versions_read.items())
         rows_out = _reported(outcome, "rows_out")
         if rows_out is None and status == SUCCESS:
-            rows_out = sum(tablestate.rows_added(lake, t, before.get(t), v) for t, v in written.items())
+            rows_out = sum(tablestate.rows_added(lake, t, before.get(t), v) for t, v in written.items()
+                           if t.split(".")[0] not in BOOKKEEPING_LAYERS)
         record = JobRecord(
             run_id=self.run_id, as_of=self.as_of, stage=stage.name, job=job.name, status=status,
             started_at=started, ended_at=ended, rows_in=rows_in, rows_out=rows_out,
