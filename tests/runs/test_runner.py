@@ -160,3 +160,21 @@ def test_lock_older_than_the_max_age_is_stale(lake):
     assert "hours old" in owner.stale_reason(lake.settings.run_lock_max_age_hours, now=aged)
     lock.release()
     assert not os.path.exists(lock_path(lake.settings))
+
+
+def test_monthly_jobs_get_the_latest_cut_off_the_business_date_completes():
+    from finlake.runs.registry import month_cutoff
+
+    assert [month_cutoff(date(2024, 12, 31)), month_cutoff(date(2024, 12, 15)), month_cutoff(date(2024, 2, 29)),
+            month_cutoff(date(2024, 3, 1))] == [date(2025, 1, 1), date(2024, 12, 1), date(2024, 3, 1), date(2024, 3, 1)]
+
+
+def test_default_registry_runs_the_stages_in_pipeline_order():
+    from finlake.runs.registry import DEFAULT_REGISTRY, STAGE_ORDER
+
+    from finlake.commands.run import STAGES
+
+    assert tuple(DEFAULT_REGISTRY.names()) == STAGE_ORDER == STAGES
+    assert [s.name for s in DEFAULT_REGISTRY.select("clean", "score")] == ["clean", "features", "train", "score"]
+    with pytest.raises(ValueError, match="--from score comes after --until clean"):
+        DEFAULT_REGISTRY.select("score", "clean")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-STAGES = ("ingest", "clean", "features", "train", "score", "audiences")
+STAGES = ("ingest", "clean", "features", "train", "score", "audiences")  # = registry.STAGE_ORDER (light import)
 
 
 def _date(text: str) -> date:

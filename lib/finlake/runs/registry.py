@@ -15,10 +15,25 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, Callable
 
 STAGE_ORDER = ("ingest", "clean", "features", "train", "score", "audiences")
 CALL_ARGUMENTS = ("lake", "spark", "settings", "run_id", "as_of")
+
+
+def month_cutoff(business_date: date) -> date:
+    """The latest monthly feature cut-off a run for ``business_date`` can compute.
+
+    Feature rows for cut-off D use events strictly before D (docs/features.md), and a run for
+    business date B has data through B, so the cut-off is the first day of the month of B + 1
+    day: the run for 2024-12-31 computes 2025-01-01, the run for 2024-12-15 recomputes 2024-12-01.
+    """
+    return (business_date + timedelta(days=1)).replace(day=1)
+
+
+# How a job's ``as_of`` derives from the run's business date.
+AS_OF_RULES = {"business_date": lambda d: d, "month_cutoff": month_cutoff}
 
 
 class EntryNotAvailable(Exception):
@@ -32,11 +47,21 @@ class JobSpec:
     ``reads`` may use a layer wildcard (``"raw.*"``); the runner records the version of every
     existing matching table at job start. Written tables need no declaration: every table whose
     version moves while the job runs is recorded (the run lock keeps other writers out).
+    ``as_of`` names the rule (AS_OF_RULES) that turns the run's business date into the job's.
     """
 
     name: str
     entry: str
     reads: tuple[str, ...] = ()
+    as_of: str = "business_date"
+
+    def __post_init__(self):
+        if self.as_of not in AS_OF_RULES:
+            raise ValueError(f"job {self.name}: as_of must be one of {sorted(AS_OF_RULES)}, not {self.as_of!r}")
+
+    def job_as_of(self, run_as_of: date) -> date:
+        """The ``as_of`` this job is called with for a run of business date ``run_as_of``."""
+        return AS_OF_RULES[self.as_of](run_as_of)
 
 
 @dataclass(frozen=True)
@@ -111,10 +136,18 @@ def bind_arguments(fn: Callable[..., Any], available: dict[str, Any]) -> dict[st
 DEFAULT_REGISTRY = Registry(stages=(
     StageSpec("ingest", (JobSpec("ingest_raw", "finlake.ingest:ingest_all"),)),
     StageSpec("clean", (JobSpec("build_cleaned", "finlake.cleaned:build_cleaned", reads=("raw.*",)),)),
-    StageSpec("features", (JobSpec("build_features", "finlake.features:build_features", reads=("cleaned.*",)),)),
-    StageSpec("train", (JobSpec("train_models", "finlake.models:train_all", reads=("features.*",)),),
-              due="finlake.runs.schedule:train_due"),
-    StageSpec("score", (JobSpec("score", "finlake.models:score_all", reads=("features.*",)),)),
+    StageSpec("features", (JobSpec("build_features", "finlake.features:build_features", reads=("cleaned.*",),
+                                   as_of="month_cutoff"),)),
+    StageSpec("train", (
+        JobSpec("train_segmentation", "finlake.models.workflows:train_segmentation_model",
+                reads=("features.customer_monthly",), as_of="month_cutoff"),
+        JobSpec("train_churn", "finlake.models.workflows:train_churn_model",
+                reads=("features.customer_monthly", "features.churn_labels")),
+        JobSpec("train_fraud", "finlake.models.workflows:train_fraud_model", reads=("features.transaction_fraud",)),
+    ), due="finlake.runs.schedule:train_due"),
+    StageSpec("score", (JobSpec("score", "finlake.models.workflows:score",
+                                reads=("features.customer_monthly", "features.transaction_fraud"),
+                                as_of="month_cutoff"),)),
     StageSpec("audiences", (JobSpec("build_audiences", "finlake.marketing:build_audiences",
                                     reads=("features.*", "scores.*")),)),
 ))

@@ -163,7 +163,7 @@ class _Run:
         log.info("job %s.%s started (run %s)", stage.name, job.name, self.run_id)
         try:
             outcome = fn(**bind_arguments(fn, {"lake": lake, "spark": lake.spark, "settings": lake.settings,
-                                               "run_id": self.run_id, "as_of": self.as_of}))
+                                               "run_id": self.run_id, "as_of": job.job_as_of(self.as_of)}))
         except Exception as exc:  # recorded, then ends the run with the error's exit code
             log.error("job %s.%s failed: %s: %s", stage.name, job.name, type(exc).__name__, exc,
                       exc_info=not isinstance(exc, FinlakeError))
