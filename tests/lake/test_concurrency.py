@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import canonical, spark_rows
+from lakecheck import canonical, run_workers, spark_rows
 
 pytestmark = [pytest.mark.xdist_group("lake")]
 
-WORKER = str(Path(__file__).with_name("lake_worker.py"))
 TABLE = "contract.accounts"
-
-
-def run_workers(jobs: list[dict], timeout: float = 240) -> list[subprocess.CompletedProcess]:
-    procs = [subprocess.Popen([sys.executable, WORKER, json.dumps(job)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for job in jobs]
-    done = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=timeout)
-        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    return done
 
 
 def outcomes(proc: subprocess.CompletedProcess) -> dict[str, dict]:

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import types as T
 
-from conftest import canonical, files_on_disk, spark_rows
+from lakecheck import canonical, files_on_disk, spark_rows
 from finlake.errors import SchemaMismatchError
 from finlake.lake import WriteTxn
 

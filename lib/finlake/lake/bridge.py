@@ -61,9 +61,10 @@ log = logging.getLogger(__name__)
 STAGING = "_staging"
 LOCK_FILE = "_finlake_commit.lock"
 STRING_STATS_PREFIX = 32
-# Reader features delta-rs resolves but whose semantics this bridge would not apply when it
-# hands plain Parquet files to Spark.
-UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping", "v2Checkpoint", "typeWidening"}
+# Reader features whose semantics survive handing Spark the plain Parquet files of a snapshot.
+# Anything else (deletionVectors, columnMapping, typeWidening, variantType, features newer than
+# this list) could change what a row means, so the bridge refuses the table rather than guess.
+SUPPORTED_READER_FEATURES = {"timestampNtz", "vacuumProtocolCheck"}
 
 
 def _is_local(path: str) -> bool:
@@ -117,7 +118,7 @@ class BridgeEngine:
     def _check_readable(dt: DeltaTable, path: str) -> None:
         protocol = dt.protocol()
         features = set(protocol.reader_features or [])
-        bad = features & UNSUPPORTED_READER_FEATURES
+        bad = features - SUPPORTED_READER_FEATURES
         mapping = dt.metadata().configuration.get("delta.columnMapping.mode", "none")
         if mapping != "none":
             bad.add(f"columnMapping({mapping})")
@@ -201,7 +202,12 @@ class BridgeEngine:
         if timestamp is not None:
             if timestamp.tzinfo is None:
                 timestamp = timestamp.replace(tzinfo=timezone.utc)
+            # delta-rs falls back to the first version for a time before it; Delta says no such version.
+            commits = {int(c["version"]): c.get("timestamp") for c in dt.history()}
+            first = commits.get(min(commits)) if commits else None
             try:
+                if first is not None and first > timestamp.timestamp() * 1000:
+                    raise ValueError("the table's first commit is later")
                 dt.load_as_version(timestamp)
             except Exception as exc:
                 raise ValueError(f"{path} has no version at or before {timestamp.isoformat()}: {exc}") from exc

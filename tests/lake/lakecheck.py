@@ -1,0 +1,120 @@
+"""Helpers for the lake tests: the private table declarations, the independent reader, and
+running writer processes. Never finlake code on the checking side: delta-rs and Polars only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+from pyspark.sql import Row
+
+SCHEMAS = {
+    # Partitioned by a date; decimal, timestamp, string and struct data columns.
+    "contract/events.yaml": """
+table: contract.events
+description: One row per event, partitioned by day.
+partition_by: [day]
+primary_key: [event_id]
+columns:
+  - {name: event_id, type: bigint, nullable: false}
+  - {name: day, type: date, nullable: false}
+  - {name: customer, type: string}
+  - {name: amount, type: "decimal(18,2)"}
+  - {name: at, type: timestamp}
+  - {name: device, type: "struct<os:string,version:int>"}
+""",
+    # Unpartitioned, keyed by a string.
+    "contract/accounts.yaml": """
+table: contract.accounts
+description: One row per account.
+primary_key: [account_id]
+properties: {delta.logRetentionDuration: "interval 30 days"}
+columns:
+  - {name: account_id, type: string, nullable: false}
+  - {name: balance, type: "decimal(18,2)"}
+  - {name: opened, type: date}
+  - {name: updated_at, type: timestamp}
+  - {name: segment, type: string}
+""",
+    # Partitioned by a free-text string: special characters and nulls in directory names.
+    "contract/regions.yaml": """
+table: contract.regions
+description: Partition values that need escaping.
+partition_by: [region]
+columns:
+  - {name: id, type: int, nullable: false}
+  - {name: region, type: string}
+  - {name: note, type: string}
+""",
+}
+
+WORKER = str(Path(__file__).with_name("lake_worker.py"))
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, Row):
+        return _norm(value.asDict(recursive=True))
+    if isinstance(value, dict):
+        return tuple(sorted((k, _norm(v)) for k, v in value.items()))
+    if isinstance(value, datetime):
+        # PySpark hands back naive local times; delta-rs and Polars hand back aware UTC ones.
+        return value.astimezone(timezone.utc)
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def canonical(rows: list[dict], columns: list[str]) -> list[tuple]:
+    """Rows as sorted tuples in ``columns`` order, values normalised across readers."""
+    return sorted((tuple(_norm(r.get(c)) for c in columns) for r in rows), key=repr)
+
+
+def spark_rows(frame) -> list[dict]:
+    return [r.asDict(recursive=False) for r in frame.collect()]
+
+
+class IndependentReader:
+    """Reads a Delta table with delta-rs and with Polars; checks both agree."""
+
+    def rows(self, path: str, columns: list[str], version: int | None = None) -> list[tuple]:
+        via_deltalake = DeltaTable(path, version=version).to_pyarrow_table().to_pylist()
+        via_polars = pl.read_delta(path, version=version).to_dicts()
+        a, b = canonical(via_deltalake, columns), canonical(via_polars, columns)
+        assert a == b, f"deltalake and polars disagree on {path}@{version}"
+        return a
+
+    def version(self, path: str) -> int:
+        return DeltaTable(path).version()
+
+    def columns(self, path: str) -> list[str]:
+        return [f.name for f in DeltaTable(path).schema().fields]
+
+    def add_actions(self, path: str) -> list[dict]:
+        return pa.table(DeltaTable(path).get_add_actions(flatten=True)).to_pylist()
+
+
+def files_on_disk(table_path: str) -> set[str]:
+    """Every Parquet file under a table directory, relative, outside hidden folders."""
+    root = Path(table_path)
+    return {str(p.relative_to(root)) for p in root.rglob("*.parquet")
+            if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts)}
+
+
+def run_workers(jobs: list[dict], timeout: float = 300) -> list[subprocess.CompletedProcess]:
+    """Run one ``lake_worker.py`` process per job, all at once; wait for every one."""
+    procs = [subprocess.Popen([sys.executable, WORKER, json.dumps(job)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for job in jobs]
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done

@@ -1,0 +1,82 @@
+"""A writer killed with SIGKILL leaves the table at its previous version.
+
+Two crash points (see ``lake_worker.py``): after the data files moved into the table directory
+but before the commit, and while the files were still in the private staging folder. Either
+way no reader sees the files, the next writer is not blocked by the dead one's lock, and
+``vacuum`` with zero retention removes what the dead writer left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from lakecheck import canonical, files_on_disk, run_workers, spark_rows
+
+pytestmark = [pytest.mark.xdist_group("lake")]
+
+TABLE = "contract.accounts"
+
+
+@pytest.fixture(scope="module")
+def crashed(spark, settings, catalog, tmp_path_factory):
+    """Two tables at version 1, each with a writer killed mid-write (both crash concurrently)."""
+    from finlake.lake import Lake
+
+    if settings.lake_engine == "native":
+        pytest.skip("the crash points hook the bridge's write path")
+    schemas = str(Path(catalog.get(TABLE).source_file).parents[1])
+    lakes, jobs = {}, []
+    for hook in ("crash_before_commit", "crash_while_staging"):
+        root = tmp_path_factory.mktemp(hook)
+        lake = Lake(spark, dataclasses.replace(settings, table_root=str(root / "tables")), catalog).for_job("setup")
+        lake.append(TABLE, spark.createDataFrame(
+            [("kept", Decimal("1.00"), None, None, "mass")], catalog.get(TABLE).schema))
+        lakes[hook] = lake
+        jobs.append({"home": str(root), "table_root": lake.settings.table_root, "schemas": schemas,
+                     "table": TABLE, "worker": 1, "run_id": hook, "hook": hook,
+                     "steps": [{"op": "append", "rows": [[f"lost-{i}", "9.99"] for i in range(50)]}]})
+    procs = dict(zip(lakes, run_workers(jobs)))
+    return lakes, procs
+
+
+@pytest.mark.parametrize("hook", ["crash_before_commit", "crash_while_staging"])
+def test_killed_writer_leaves_the_previous_version_and_invisible_orphans(crashed, reader, hook):
+    lakes, procs = crashed
+    lake, proc = lakes[hook], procs[hook]
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert proc.stdout == ""  # it never reported a finished write
+    path = lake.path(TABLE)
+    assert lake.version(TABLE) == reader.version(path) == 1
+    live = {a["path"] for a in reader.add_actions(path)}
+    if hook == "crash_before_commit":
+        assert files_on_disk(path) - live, "the writer should have left moved, uncommitted files"
+    else:
+        assert list(Path(path, "_staging").iterdir()), "the writer should have left a staging folder"
+    columns = reader.columns(path)
+    expected = canonical([{"account_id": "kept", "balance": Decimal("1.00"), "opened": None,
+                           "updated_at": None, "segment": "mass"}], columns)
+    assert reader.rows(path, columns) == expected
+    assert canonical(spark_rows(lake.read(TABLE)), columns) == expected
+
+
+@pytest.mark.parametrize("hook", ["crash_before_commit", "crash_while_staging"])
+def test_after_a_crash_the_next_writer_commits_and_vacuum_removes_the_orphans(crashed, reader, spark, catalog, hook):
+    lakes, _ = crashed
+    lake = lakes[hook]
+    path = lake.path(TABLE)
+    result = lake.append(TABLE, spark.createDataFrame([("next", Decimal("2.00"), None, None, "vip")],
+                                                      catalog.get(TABLE).schema))
+    assert result.version == 2
+    removed = lake.vacuum(TABLE, retention_hours=0)
+    assert removed
+    assert files_on_disk(path) == {a["path"] for a in reader.add_actions(path)}
+    staging = Path(path, "_staging")
+    assert not staging.exists() or not list(staging.iterdir())
+    columns = reader.columns(path)
+    assert sorted(r[0] for r in reader.rows(path, columns)) == ["kept", "next"]
+    assert sorted(r["account_id"] for r in spark_rows(lake.read(TABLE))) == ["kept", "next"]
