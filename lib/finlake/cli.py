@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "finlake.commands.generate",
     "finlake.commands.run",
     "finlake.commands.ingest",
+    "finlake.commands.clean",
     "finlake.commands.quality",
     "finlake.commands.features",
 ]

@@ -1,0 +1,430 @@
+"""Build the cleaned layer from the raw batches it has not processed yet.
+
+One run:
+
+1. **Plan.** ``quality.accounting`` is the record of processed batches: a raw batch is new for a
+   cleaned table when accounting has no row for (raw table, batch, cleaned table). Each run gets
+   the next sequence number ``run_seq``; every write of the run carries
+   ``WriteTxn("finlake-clean", run_seq)``.
+2. **Compute and validate everything** before the first write: clean (types, standards, PII
+   tokens), mark duplicates inside each batch, split by the quarantine rules, keep the latest
+   delivery per key across the run, gate with GX. A blocking failure raises here and no table
+   moves (the gate has recorded its results in quality.results).
+3. **Write**: the accounting rows first (they pin the batches of ``run_seq``), then per table the
+   quarantined rows and the upsert / SCD2 merge, then the balance-continuity breaks. A crash
+   part-way leaves some tables at ``run_seq`` and others behind; the next run sees that the last
+   sequence is incomplete, recomputes exactly its pinned batches and finishes the writes (the
+   ones already committed are skipped by their WriteTxn). See docs/cleaned.md.
+
+Accounting per raw batch and cleaned table: raw rows = cleaned + quarantined + duplicates
+dropped. ``cleaned`` counts the rows accepted from the batch, including a row a later batch of
+the same run supersedes; ``late_resends`` counts accepted rows that replaced a row of an
+earlier batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from finlake.cleaned import sources
+from finlake.cleaned.balances import check_balance_continuity
+from finlake.cleaned.dedup import DUPLICATE, mark_duplicates
+from finlake.cleaned.scd2 import attributes_hash, build_scd2_changes
+from finlake.cleaned.sources import CHECK_PREFIX, Lookups
+from finlake.lake.api import Lake, WriteTxn
+from finlake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+APP_ID = "finlake-clean"
+ACCOUNTING = "quality.accounting"
+CONTINUITY = "quality.balance_continuity"
+BALANCE_TOLERANCE = Decimal("1.00")
+SCD2_ATTRIBUTES = (
+    "name_token", "id_number_token", "phone_token", "gender", "birth_year", "city_code", "occupation",
+    "income_band", "risk_tolerance", "open_date", "acquisition_channel", "status", "source_system",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """How one cleaned table is built from one raw table."""
+
+    target: str
+    source: str
+    keys: tuple[str, ...]
+    clean: Callable[[DataFrame, "_State"], DataFrame]
+    history: bool = False  # SCD type 2 instead of an upsert by key
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    """Counts of one cleaned table in one run (summed over its batches)."""
+
+    target: str
+    batches: int
+    raw_rows: int
+    cleaned_rows: int
+    quarantined_rows: int
+    duplicates_dropped: int
+    late_resends: int
+    version: int | None = None
+
+    @property
+    def balanced(self) -> bool:
+        return self.raw_rows == self.cleaned_rows + self.quarantined_rows + self.duplicates_dropped
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    """What ``build_cleaned`` did. ``run_seq`` is None when there was nothing new."""
+
+    run_id: str
+    run_seq: int | None
+    recovered: bool
+    tables: dict[str, TableOutcome] = field(default_factory=dict)
+    balance_breaks: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return all(t.balanced for t in self.tables.values())
+
+    def summary(self) -> str:
+        """One line per table, headed by the run: what a job log or the CLI prints."""
+        if self.run_seq is None:
+            return f"clean run {self.run_id}: no new raw batches, nothing written"
+        head = (f"clean run {self.run_id} (seq {self.run_seq}{', completed an interrupted run' if self.recovered else ''}): "
+                f"{len(self.tables)} tables, accounting {'balanced' if self.balanced else 'NOT balanced'}, "
+                f"{self.balance_breaks} balance-continuity breaks")
+        lines = [head] + [
+            f"  {t.target}: raw {t.raw_rows} = cleaned {t.cleaned_rows} + quarantined {t.quarantined_rows} "
+            f"+ duplicates {t.duplicates_dropped}; late re-sends {t.late_resends}" for t in self.tables.values()]
+        return "\n".join(lines)
+
+
+class _State:
+    """The run's computed outputs so far, for the steps that depend on earlier ones."""
+
+    def __init__(self, lake: Lake, settings: Settings, raw_until: dict[str, DataFrame]):
+        self.lake = lake
+        self.settings = settings
+        self.pii_key: bytes | None = None
+        self.raw_until = raw_until
+        self.accepted: dict[str, DataFrame] = {}
+
+    def current(self, target: str, columns: list[str], keys: tuple[str, ...]) -> DataFrame:
+        """The target table's rows with this run's accepted rows applied (latest per key)."""
+        new = self.accepted.get(target)
+        parts = []
+        if self.lake.exists(target):
+            existing = self.lake.read(target).select(*columns)
+            parts.append(existing if new is None else existing.join(new.select(*keys), list(keys), "left_anti"))
+        if new is not None:
+            parts.append(new.select(*columns))
+        if not parts:
+            return self.lake.spark.createDataFrame([], self.lake.spec(target).schema).select(*columns)
+        out = parts[0]
+        for p in parts[1:]:
+            out = out.unionByName(p)
+        return out
+
+    def lookups(self) -> Lookups:
+        customers = self.raw_until.get("raw.customers")
+        delivered = (customers.select(sources.standardise_id("customer_id").alias("customer_id"))
+                     .filter(F.col("customer_id").isNotNull())
+                     if customers is not None else self.lake.spark.createDataFrame([], "customer_id string"))
+        return Lookups(
+            fx_rates=self.current("cleaned.fx_rates", ["rate_date", "currency", "cny_per_unit"], ("rate_date", "currency")),
+            accounts=self.current("cleaned.accounts", ["account_id", "open_date", "close_date"], ("account_id",)),
+            delivered_customers=delivered,
+        )
+
+
+def _key(state: _State) -> bytes:
+    if state.pii_key is None:
+        state.pii_key = state.settings.resolve_pii_key()
+    return state.pii_key
+
+
+STEPS: tuple[Step, ...] = (
+    Step("cleaned.fx_rates", "raw.fx_rates", ("rate_date", "currency"), lambda raw, s: sources.clean_fx_rates(raw)),
+    Step("cleaned.products", "raw.products", ("product_id",), lambda raw, s: sources.clean_products(raw)),
+    Step("cleaned.campaigns", "raw.campaigns", ("campaign_id",), lambda raw, s: sources.clean_campaigns(raw)),
+    Step("cleaned.customers", "raw.customers", ("customer_id",), lambda raw, s: sources.clean_customers(raw, _key(s)),
+         history=True),
+    Step("cleaned.accounts", "raw.accounts", ("account_id",), lambda raw, s: sources.clean_accounts(raw, s.lookups())),
+    Step("cleaned.transactions", "raw.transactions", ("txn_id",),
+         lambda raw, s: sources.clean_transactions(raw, s.lookups())),
+    Step("cleaned.balances", "raw.balances", ("account_id", "month_end"),
+         lambda raw, s: sources.clean_balances(raw, s.lookups())),
+    Step("cleaned.app_events", "raw.app_events", ("event_id",), lambda raw, s: sources.clean_app_events(raw)),
+    Step("cleaned.contacts", "raw.contacts", ("contact_id",), lambda raw, s: sources.clean_contacts(raw)),
+    Step("cleaned.complaints", "raw.complaints", ("complaint_id",), lambda raw, s: sources.clean_complaints(raw)),
+    Step("cleaned.fraud_reports", "raw.fraud_reports", ("txn_id",), lambda raw, s: sources.clean_fraud_reports(raw)),
+    Step("cleaned.consents", "raw.consents", ("customer_id", "channel", "updated_at"),
+         lambda raw, s: sources.clean_consents(raw)),
+    Step("cleaned.do_not_contact", "raw.do_not_contact", ("customer_id", "listed_at"),
+         lambda raw, s: sources.clean_do_not_contact(raw, _key(s))),
+)
+
+
+@dataclass
+class _Computed:
+    step: Step
+    batches: list[str]
+    marked: DataFrame
+    bad: DataFrame
+    accepted: DataFrame  # good rows with _superseded / _late_resend flags, persisted
+    write: DataFrame  # what the merge writes (cleaned columns only)
+    counts: list[dict] = field(default_factory=list)
+
+
+def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | None = None) -> CleanReport:
+    """Clean every raw batch not processed yet (business date up to ``as_of`` when given).
+
+    Raises QualityGateError when a blocking expectation fails (nothing is written) and
+    SettingsError when customers or the do-not-contact list must be cleaned without a PII key.
+    A rerun with nothing new writes nothing.
+    """
+    from finlake.quality import QualityGate
+
+    lake = lake.for_job("build_cleaned", run_id)
+    seq, plan, recovered = _plan(lake, as_of)
+    if not plan:
+        log.info("cleaned: no new raw batches%s; nothing to do", f" up to {as_of}" if as_of else "")
+        return CleanReport(run_id=run_id, run_seq=None, recovered=False)
+    log.info("cleaned: run_seq %d%s, new batches: %s", seq, " (completing an interrupted run)" if recovered else "",
+             {s: len(b) for s, b in plan.items()})
+
+    raw_until = {}
+    for step in STEPS:
+        if lake.exists(step.source) and step.source not in raw_until:
+            raw = lake.read(step.source)
+            if as_of is not None:
+                raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
+            raw_until[step.source] = raw
+    state = _State(lake, settings, raw_until)
+    gate = QualityGate(lake, settings, run_id=run_id)
+    computed: list[_Computed] = []
+    persisted: list[DataFrame] = []
+    try:
+        for step in STEPS:
+            batches = plan.get(step.target)
+            if not batches:
+                continue
+            c = _compute(step, batches, state, gate, run_id, persisted)
+            computed.append(c)
+        continuity = _continuity(lake, state, computed, gate, persisted)
+        gate.raise_if_blocking()
+
+        accounting = _accounting_rows(computed, run_id, seq)
+        _write(lake, gate, computed, accounting, continuity, run_id, seq)
+        tables = {c.step.target: _outcome(c, lake) for c in computed}
+        breaks = continuity.count() if continuity is not None else 0
+    finally:
+        for df in persisted:
+            df.unpersist()
+    report = CleanReport(run_id=run_id, run_seq=seq, recovered=recovered, tables=tables, balance_breaks=breaks)
+    for t in tables.values():
+        log.info("%s: raw %d = cleaned %d + quarantined %d + duplicates %d (late re-sends %d)%s", t.target, t.raw_rows,
+                 t.cleaned_rows, t.quarantined_rows, t.duplicates_dropped, t.late_resends,
+                 "" if t.balanced else "  NOT BALANCED")
+    return report
+
+
+# --- planning ----------------------------------------------------------------------------------
+def _plan(lake: Lake, as_of: dt.date | None) -> tuple[int, dict[str, list[str]], bool]:
+    """(run_seq, target -> new batch ids, recovering). Recovering = the last run did not finish."""
+    processed = None
+    last_seq = 0
+    if lake.exists(ACCOUNTING):
+        processed = lake.read(ACCOUNTING).select("run_seq", "source_table", "batch_id", "target_table").persist()
+        last_seq = processed.agg(F.max("run_seq")).first()[0] or 0
+    if last_seq:
+        last = [r.asDict() for r in processed.filter(F.col("run_seq") == last_seq)
+                .select("target_table", "batch_id").collect()]
+        unfinished = {r["target_table"] for r in last
+                      if (lake.txn_version(r["target_table"], APP_ID) or 0) < last_seq}
+        if unfinished:
+            plan: dict[str, list[str]] = {}
+            for r in last:
+                plan.setdefault(r["target_table"], []).append(r["batch_id"])
+            processed.unpersist()
+            return last_seq, {t: sorted(b) for t, b in plan.items()}, True
+    plan = {}
+    for step in STEPS:
+        if not lake.exists(step.source):
+            continue
+        raw = lake.read(step.source)
+        if as_of is not None:
+            raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
+        batches = {r[0] for r in raw.select("_batch_id").distinct().collect()}
+        if processed is not None:
+            done = {r[0] for r in processed.filter((F.col("source_table") == step.source)
+                                                   & (F.col("target_table") == step.target))
+                    .select("batch_id").distinct().collect()}
+            batches -= done
+        if batches:
+            plan[step.target] = sorted(batches)
+    if processed is not None:
+        processed.unpersist()
+    return last_seq + 1, plan, False
+
+
+# --- computing ---------------------------------------------------------------------------------
+def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, persisted: list) -> _Computed:
+    lake = state.lake
+    raw = state.raw_until[step.source].filter(F.col("_batch_id").isin(batches))
+    typed = step.clean(raw, state)
+    present = F.lit(True)
+    for k in step.keys:
+        present = present & F.col(k).isNotNull()
+    # Inside one batch the last line of a key wins; rows without a complete key are never
+    # duplicates (their missing key is for the quarantine rules to report).
+    by_line = Window.partitionBy("_batch_id", *step.keys).orderBy(F.col("_line_number").desc())
+    marked = (typed.withColumn(DUPLICATE, present & (F.row_number().over(by_line) > 1))
+              .persist(StorageLevel.MEMORY_AND_DISK))
+    persisted.append(marked)
+    good, bad = gate.split(marked.filter(~F.col(DUPLICATE)).drop(DUPLICATE), step.target)
+    bad = _quarantine_shape(bad, step, lake, run_id)
+
+    if step.history:
+        accepted = (good.withColumn("valid_from", F.col("_business_date"))
+                    .withColumn("attributes_hash", attributes_hash(SCD2_ATTRIBUTES))
+                    .withColumn("_superseded", F.lit(False)).withColumn("_late_resend", F.lit(False)))
+    else:
+        accepted = _flag_resends(good, step, lake)
+    accepted = accepted.persist(StorageLevel.MEMORY_AND_DISK)
+    persisted.append(accepted)
+    checked = accepted.filter(~F.col("_superseded")).persist(StorageLevel.MEMORY_AND_DISK)
+    persisted.append(checked)
+    gate.check(checked, step.target)
+
+    columns = [c.name for c in lake.spec(step.target).columns]
+    latest = (accepted.filter(~F.col("_superseded")).withColumn("_clean_run_id", F.lit(run_id)))
+    if step.history:
+        incoming = latest.select(*[c for c in columns if c not in ("valid_to", "is_current")])
+        existing = (lake.read(step.target) if lake.exists(step.target)
+                    else lake.spark.createDataFrame([], lake.spec(step.target).schema))
+        write = build_scd2_changes(existing, incoming)
+    else:
+        write = latest.select(*columns)
+    state.accepted[step.target] = write
+    return _Computed(step, batches, marked, bad, accepted, write)
+
+
+def _quarantine_shape(bad: DataFrame, step: Step, lake: Lake, run_id: str) -> DataFrame:
+    """Give quarantined rows every cleaned column: the run id, the version start of a customer
+    row, and typed nulls for what only accepted rows get (SCD2 dates, attribute hash)."""
+    bad = bad.withColumn("_clean_run_id", F.lit(run_id))
+    if step.history:
+        bad = bad.withColumn("valid_from", F.col("_business_date"))
+    for col in lake.spec(step.target).columns:
+        if col.name not in bad.columns:
+            bad = bad.withColumn(col.name, F.lit(None).cast(lake.spec(step.target).schema[col.name].dataType))
+    return bad
+
+
+def _flag_resends(good: DataFrame, step: Step, lake: Lake) -> DataFrame:
+    """Flag ``_superseded`` (a later batch of this run delivers the key again) and ``_late_resend``
+    (the row replaces one of an earlier batch: of this run, or already in the table)."""
+    by_key = Window.partitionBy(*step.keys).orderBy(F.col("_batch_id").desc(), F.col("_line_number").desc())
+    ranked = (good.withColumn("_newest", F.row_number().over(by_key))
+              .withColumn("_oldest", F.row_number().over(
+                  Window.partitionBy(*step.keys).orderBy(F.col("_batch_id"), F.col("_line_number")))))
+    if lake.exists(step.target):
+        existing = lake.read(step.target).select(*step.keys, F.lit(True).alias("_in_table"))
+        ranked = ranked.join(existing, list(step.keys), "left")
+    else:
+        ranked = ranked.withColumn("_in_table", F.lit(None).cast("boolean"))
+    return (ranked.withColumn("_superseded", F.col("_newest") > 1)
+            .withColumn("_late_resend", (F.col("_oldest") > 1) | F.coalesce(F.col("_in_table"), F.lit(False)))
+            .drop("_newest", "_oldest", "_in_table"))
+
+
+def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, persisted: list) -> DataFrame | None:
+    """Balance-continuity breaks for the month ends delivered in this run (recorded as a warning)."""
+    new_balances = state.accepted.get("cleaned.balances")
+    if new_balances is None:
+        return None
+    balances = state.current("cleaned.balances", ["account_id", "month_end", "balance"], ("account_id", "month_end"))
+    txns = state.current("cleaned.transactions", ["txn_id", "account_id", "business_date", "signed_amount_cny"],
+                         ("txn_id",))
+    months = new_balances.select("month_end").distinct()
+    result = (check_balance_continuity(balances, txns, BALANCE_TOLERANCE)
+              .join(F.broadcast(months), "month_end", "left_semi")
+              .persist(StorageLevel.MEMORY_AND_DISK))
+    persisted.append(result)
+    summary = result.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(~F.col("continuous"), 1).otherwise(0)).alias("breaks")).first()
+    breaks = summary["breaks"] or 0
+    examples = [f"{r['account_id']}@{r['month_end']}: difference {r['difference']}"
+                for r in result.filter(~F.col("continuous")).orderBy(F.abs("difference").desc()).limit(10).collect()]
+    gate.record_check("cleaned.balances", "balance_continuity", success=breaks == 0, severity="warning",
+                      observed=f"{breaks} of {summary['n']} account-months break continuity",
+                      details=("largest: " + "; ".join(examples)) if examples else None)
+    return result.filter(~F.col("continuous"))
+
+
+def _accounting_rows(computed: list[_Computed], run_id: str, seq: int) -> list[tuple]:
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for c in computed:
+        raw = {r["_batch_id"]: r for r in c.marked.groupBy("_batch_id", "_business_date")
+               .agg(F.count(F.lit(1)).alias("raw"), F.sum(F.col(DUPLICATE).cast("int")).alias("dup")).collect()}
+        bad = {r["_batch_id"]: r["n"] for r in c.bad.groupBy("_batch_id").agg(F.count(F.lit(1)).alias("n")).collect()}
+        good = {r["_batch_id"]: r for r in c.accepted.groupBy("_batch_id")
+                .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_late_resend").cast("int")).alias("resend")).collect()}
+        for batch in c.batches:
+            r = raw.get(batch)
+            raw_rows = r["raw"] if r else 0
+            dup = (r["dup"] or 0) if r else 0
+            g = good.get(batch)
+            cleaned, resends = (g["n"], g["resend"] or 0) if g else (0, 0)
+            quarantined = bad.get(batch, 0)
+            business_date = r["_business_date"] if r else None
+            row = (run_id, seq, now, c.step.source, batch, business_date, c.step.target, raw_rows, cleaned,
+                   quarantined, dup, resends, raw_rows == cleaned + quarantined + dup)
+            rows.append(row)
+            c.counts.append({"batch": batch, "raw": raw_rows, "cleaned": cleaned, "quarantined": quarantined,
+                             "dup": dup, "resends": resends})
+    return rows
+
+
+# --- writing -----------------------------------------------------------------------------------
+def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[tuple], continuity, run_id: str, seq: int) -> None:
+    txn = WriteTxn(APP_ID, seq)
+    lake.create(ACCOUNTING)
+    lake.append(ACCOUNTING, lake.spark.createDataFrame(accounting, lake.spec(ACCOUNTING).schema), txn=txn)
+    for c in computed:
+        # Quarantine before the target: the target's WriteTxn marks the table done for this seq.
+        gate.quarantine(c.bad, c.step.target, txn=txn)
+        lake.create(c.step.target)
+        result = lake.merge(c.step.target, c.write, txn=txn)
+        log.info("%s: %s", c.step.target, result.message or f"version {result.version}, {result.rows_written} rows written")
+    if continuity is not None:
+        rows = continuity.select(F.lit(run_id).alias("run_id"), "account_id", "month_end", "previous_balance",
+                                 "postings", "balance", "difference")
+        lake.create(CONTINUITY)
+        lake.append(CONTINUITY, rows, txn=txn)
+    gate.flush()
+
+
+def _outcome(c: _Computed, lake: Lake) -> TableOutcome:
+    return TableOutcome(
+        target=c.step.target,
+        batches=len(c.batches),
+        raw_rows=sum(x["raw"] for x in c.counts),
+        cleaned_rows=sum(x["cleaned"] for x in c.counts),
+        quarantined_rows=sum(x["quarantined"] for x in c.counts),
+        duplicates_dropped=sum(x["dup"] for x in c.counts),
+        late_resends=sum(x["resends"] for x in c.counts),
+        version=lake.version(c.step.target),
+    )

@@ -1,0 +1,189 @@
+"""build_cleaned over tiny hand-written raw batches: accounting, dedup, late corrections, SCD2,
+orphans, PII in quarantine, incremental runs and reruns. Whole results compared."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from finlake.catalog import PROJECT_ROOT
+from finlake.cleaned import build_cleaned
+from finlake.errors import QualityGateError, SettingsError
+from finlake.quality import gate as gate_module
+
+pytestmark = pytest.mark.xdist_group("cleaned-build")
+
+W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def resident_id(first17: str) -> str:
+    return first17 + "10X98765432"[sum(int(c) * w for c, w in zip(first17, W)) % 11]
+
+
+ID1 = resident_id("11010119900307123")   # male, 1990-03-07
+ID3 = resident_id("31010119851231002")   # female, 1985-12-31
+BAD_ID = ID1[:17] + ("0" if ID1[17] != "0" else "1")
+
+
+def customer(cid, name, idn, phone, city, birth, system_fmt="core", **over):
+    sep = "/" if system_fmt == "branch" else "-"
+    row = {"customer_id": cid, "name": name, "id_number": idn, "phone": phone, "gender": None,
+           "birth_date": birth.replace("-", sep), "city": city, "occupation": "employee", "income_band": "5k_10k",
+           "risk_tolerance": "R3", "open_date": f"2020{sep}01{sep}15", "acquisition_channel": "online", "status": "active"}
+    row.update(over)
+    return row
+
+
+def txn(tid, account, amount, currency="CNY", ts="2024-03-01 10:00:00", **over):
+    row = {"txn_id": tid, "account_id": account, "customer_id": "C00000001", "card_id": None, "ts": ts,
+           "amount": amount, "currency": currency, "direction": "debit", "channel": "online", "merchant_id": None,
+           "mcc": None, "city": "Beijing", "device_id": None, "counterparty_bank": None, "is_international": "N"}
+    row.update(over)
+    return row
+
+
+def land_scenario(raw):
+    raw.batch("raw.fx_rates", "2024-03-01", [{"rate_date": "2024-03-01", "currency": "USD", "cny_per_unit": "7.100000"}])
+    raw.batch("raw.fx_rates", "2024-03-02", [{"rate_date": "2024-03-02", "currency": "USD", "cny_per_unit": "7.200000"}])
+    raw.batch("raw.customers", "2024-03-01", [
+        customer("C00000001", "张三", ID1, "13812345678", "Beijing", "1990-03-07", gender="M"),
+        customer("C00000002", "李四", BAD_ID, "13912345678", "北京市", "1990-03-07"),   # check digit wrong
+    ], _system="core")
+    raw.batch("raw.customers", "2024-03-01", [
+        customer("C00000003", "王芳", ID3, "15012345678", "上海", "1985-12-31", "branch"),
+    ], _system="branch", _source_file="customers/branch/2024-03-01/customers_20240301.csv")
+    raw.batch("raw.customers", "2024-03-02", [
+        customer("C00000001", "张三", ID1, "13812345678", "上海市", "1990-03-07", gender="M"),  # moved
+    ], _system="core")
+    raw.batch("raw.customers", "2024-03-02", [
+        customer("C00000003", "王芳", ID3, "15012345678", "上海", "1985-12-31", "branch"),  # unchanged
+    ], _system="branch", _source_file="customers/branch/2024-03-02/customers_20240302.csv")
+    raw.batch("raw.accounts", "2024-03-01", [
+        {"account_id": "A0000000001", "customer_id": "C00000001", "product_type": "savings", "open_date": "2020-01-15",
+         "status": "active"},
+        {"account_id": "A0000000002", "customer_id": "C00000002", "product_type": "savings", "open_date": "2020-01-15",
+         "status": "active"},   # its customer is quarantined but was delivered: kept
+        {"account_id": "A0000000003", "customer_id": "C99999999", "product_type": "savings", "open_date": "2020-01-15",
+         "status": "active"},   # customer never delivered: orphan
+    ])
+    raw.batch("raw.transactions", "2024-03-01", [
+        txn("T00000000000001", "A0000000001", "100.00"),
+        txn("T00000000000002", "A0000000001", "10.05", "USD", is_international="Y", city="Hong Kong"),
+        txn("T00000000000002", "A0000000001", "10.05", "USD", is_international="Y", city="Hong Kong"),  # exact dup
+        txn("T00000000000003", "A0000000001", "0.00"),                  # impossible amount
+        txn("T00000000000004", "A9999999999", "5.00"),                  # orphan account
+        txn("T00000000000006", "A0000000001", "7.00", ts="2024-13-45 26:61:00"),  # malformed ts
+    ])
+    raw.batch("raw.transactions", "2024-03-02", [
+        txn("T00000000000001", "A0000000001", "120.00"),                # late correction of T1
+        txn("T00000000000005", "A0000000002", "50.00", ts="2024-03-02 01:30:00", direction="credit"),
+    ])
+
+
+def accounting(lake, target):
+    return (lake.read("quality.accounting").filter(F.col("target_table") == target)
+            .select("batch_id", "raw_rows", "cleaned_rows", "quarantined_rows", "duplicates_dropped", "late_resends",
+                    "balanced"))
+
+
+def versions(lake):
+    return {n: lake.version(n) for n in lake.catalog.names() if n.split(".")[0] in ("cleaned", "quarantine", "quality")
+            and lake.exists(n)}
+
+
+def test_incremental_build_accounts_dedups_corrects_and_keeps_history(clean_lake, spark, tmp_path, monkeypatch):
+    lake, settings, raw = clean_lake
+    land_scenario(raw)
+
+    first = build_cleaned(lake, settings, "run-1", as_of=dt.date(2024, 3, 1))
+    assert first.run_seq == 1 and first.balanced
+    second = build_cleaned(lake, settings, "run-2")
+    assert second.run_seq == 2 and second.balanced
+
+    assertDataFrameEqual(accounting(lake, "cleaned.transactions"), spark.createDataFrame([
+        ("2024-03-01", 6, 2, 3, 1, 0, True),   # T1, T2 cleaned; T3 amount, T4 orphan, T6 ts quarantined; T2 dup
+        ("2024-03-02", 2, 2, 0, 0, 1, True),   # T1 corrected (late re-send), T5
+    ], "batch_id string, raw_rows bigint, cleaned_rows bigint, quarantined_rows bigint, duplicates_dropped bigint, "
+       "late_resends bigint, balanced boolean"))
+
+    got = lake.read("cleaned.transactions").select("txn_id", "ts", "business_date", "amount", "currency", "fx_rate",
+                                                   "amount_cny", "signed_amount_cny", "city_code", "_batch_id")
+    assertDataFrameEqual(got, spark.createDataFrame([
+        ("T00000000000001", dt.datetime(2024, 3, 1, 2, 0), dt.date(2024, 3, 1), Decimal("120.00"), "CNY",
+         Decimal("1.000000"), Decimal("120.00"), Decimal("-120.00"), "110000", "2024-03-02"),
+        ("T00000000000002", dt.datetime(2024, 3, 1, 2, 0), dt.date(2024, 3, 1), Decimal("10.05"), "USD",
+         Decimal("7.100000"), Decimal("71.36"), Decimal("-71.36"), "HKG", "2024-03-01"),
+        # 01:30 local on 2 March is 17:30 UTC on 1 March; the business date stays local
+        ("T00000000000005", dt.datetime(2024, 3, 1, 17, 30), dt.date(2024, 3, 2), Decimal("50.00"), "CNY",
+         Decimal("1.000000"), Decimal("50.00"), Decimal("50.00"), "110000", "2024-03-02"),
+    ], "txn_id string, ts timestamp, business_date date, amount decimal(18,2), currency string, fx_rate decimal(18,6), "
+       "amount_cny decimal(18,2), signed_amount_cny decimal(18,2), city_code string, _batch_id string"))
+
+    quarantined = lake.read("quarantine.transactions").select("txn_id", F.array_sort("_rules_broken").alias("rules"))
+    assertDataFrameEqual(quarantined, spark.createDataFrame([
+        ("T00000000000003", ["amount_non_zero_within_limits"]),
+        ("T00000000000004", ["transaction_account_exists"]),
+        ("T00000000000006", ["ts_valid"]),
+    ], "txn_id string, rules array<string>"))
+
+    assertDataFrameEqual(lake.read("cleaned.accounts").select("account_id"),
+                         spark.createDataFrame([("A0000000001",), ("A0000000002",)], "account_id string"))
+
+    history = lake.read("cleaned.customers").select("customer_id", "city_code", "gender", "birth_year", "valid_from",
+                                                    "valid_to", "is_current", "source_system")
+    assertDataFrameEqual(history, spark.createDataFrame([
+        ("C00000001", "110000", "M", 1990, dt.date(2024, 3, 1), dt.date(2024, 3, 2), False, "core"),
+        ("C00000001", "310000", "M", 1990, dt.date(2024, 3, 2), dt.date(9999, 12, 31), True, "core"),
+        ("C00000003", "310000", "F", 1985, dt.date(2024, 3, 1), dt.date(9999, 12, 31), True, "branch"),
+    ], "customer_id string, city_code string, gender string, birth_year int, valid_from date, valid_to date, "
+       "is_current boolean, source_system string"))
+    assertDataFrameEqual(accounting(lake, "cleaned.customers"), spark.createDataFrame([
+        ("2024-03-01", 3, 2, 1, 0, 0, True), ("2024-03-02", 2, 2, 0, 0, 0, True),
+    ], "batch_id string, raw_rows bigint, cleaned_rows bigint, quarantined_rows bigint, duplicates_dropped bigint, "
+       "late_resends bigint, balanced boolean"))
+
+    # The quarantined customer keeps only tokens and masks, like the cleaned table.
+    q = lake.read("quarantine.customers").select("customer_id", "name_masked", "id_number_masked", "phone_masked",
+                                                 "_rules_broken").first()
+    assert (q["customer_id"], q["name_masked"], q["phone_masked"]) == ("C00000002", "李*", "139****5678")
+    assert q["id_number_masked"] == BAD_ID[:3] + "*" * 11 + BAD_ID[14:]
+    assert q["_rules_broken"] == ["resident_id_check_digit_and_birth_date"]
+
+    before = versions(lake)
+    third = build_cleaned(lake, settings, "run-3")
+    assert third.run_seq is None
+    assert versions(lake) == before
+
+    # A blocking failure (a private copy of the suites with a rule the next batch breaks) raises
+    # before any write: no cleaned, quarantine or accounting table moves.
+    exp_dir = tmp_path / "expectations"
+    shutil.copytree(PROJECT_ROOT / "expectations", exp_dir)
+    suite = json.loads((exp_dir / "cleaned" / "fx_rates.json").read_text())
+    suite["expectations"].append({"type": "expect_column_max_to_be_between",
+                                  "kwargs": {"column": "cny_per_unit", "max_value": 1},
+                                  "meta": {"severity": "blocking", "owner": "test", "rationale": "forces a failure"}})
+    (exp_dir / "cleaned" / "fx_rates.json").write_text(json.dumps(suite))
+    raw.batch("raw.fx_rates", "2024-03-03", [{"rate_date": "2024-03-03", "currency": "USD", "cny_per_unit": "7.300000"}])
+    monkeypatch.setattr(gate_module, "DEFAULT_EXPECTATIONS_DIR", exp_dir)
+    with pytest.raises(QualityGateError):
+        build_cleaned(lake, settings, "run-4")
+    after = versions(lake)
+    assert {k: v for k, v in after.items() if k != "quality.results"} == \
+        {k: v for k, v in before.items() if k != "quality.results"}
+
+
+def test_cleaning_customers_without_a_pii_key_is_a_clear_error(clean_lake, spark):
+    lake, settings, raw = clean_lake
+    import dataclasses
+    keyless = dataclasses.replace(settings, pii_key=None, pii_key_file=None)
+    raw.batch("raw.customers", "2024-03-01", [customer("C00000001", "张三", ID1, "13812345678", "Beijing", "1990-03-07")],
+              _system="core")
+    with pytest.raises(SettingsError, match="no PII key"):
+        build_cleaned(type(lake)(spark, keyless), keyless, "run-1")
+    assert not lake.exists("cleaned.customers")
