@@ -13,6 +13,8 @@ from finlake.features.customer import (
     transaction_features,
 )
 
+pytestmark = pytest.mark.xdist_group("features-customer")
+
 D = date(2024, 7, 1)  # the cut-off under test
 FEB, DEC = date(2024, 2, 1), date(2024, 12, 1)
 
@@ -176,10 +178,15 @@ def _features(make, history, as_of=D):
     return compute_customer_features(inputs, FEB, DEC).where(f"as_of = DATE'{as_of}'")
 
 
+@pytest.fixture(scope="module")
+def rows_at_d(make):
+    """customer_monthly rows of D from the history alone, collected once for the module."""
+    return _features(make, _history(make)).collect()
+
+
 @pytest.mark.parametrize("case", sorted(FUTURE_EVENTS))
-def test_events_at_or_after_the_cutoff_leave_its_rows_unchanged(make, case):
+def test_events_at_or_after_the_cutoff_leave_its_rows_unchanged(make, rows_at_d, case):
     history = _history(make)
-    before = _features(make, history)
     table, rows = FUTURE_EVENTS[case]
     changed = {t: list(r) for t, r in history.items()}
     if table == "cleaned.customers" and rows[0]["customer_id"] == "C1":
@@ -187,21 +194,21 @@ def test_events_at_or_after_the_cutoff_leave_its_rows_unchanged(make, case):
         changed[table] = [dict(r, valid_to=D, is_current=False) if r["customer_id"] == "C1" else r
                           for r in changed[table]]
     changed[table] = changed[table] + rows
-    assertDataFrameEqual(_features(make, changed), before)
+    assertDataFrameEqual(_features(make, changed), rows_at_d)
 
 
-def test_changing_an_event_the_day_before_the_cutoff_does_change_its_rows(make):
+def test_changing_an_event_the_day_before_the_cutoff_does_change_its_rows(make, rows_at_d):
     """The counterpart of the point-in-time test: the test data is sensitive to the last visible day."""
     history = _history(make)
     changed = dict(history, **{"cleaned.transactions": history["cleaned.transactions"]
                                + [txn("T8", days_before(1), 5.0, mcc="5411")]})
     with pytest.raises(AssertionError):
-        assertDataFrameEqual(_features(make, changed), _features(make, history))
+        assertDataFrameEqual(_features(make, changed), rows_at_d)
 
 
-def test_a_customer_without_events_gets_the_documented_defaults(make):
+def test_a_customer_without_events_gets_the_documented_defaults(make, rows_at_d):
     history = _history(make)
-    row = _features(make, history).where("customer_id = 'C1'").first().asDict()
+    row = next(r for r in rows_at_d if r.customer_id == "C1").asDict()
     other = _features(make, dict(history, **{"cleaned.customers": history["cleaned.customers"]
                                              + [{"customer_id": "C4", "birth_year": None, "open_date": None}]}))
     quiet = other.where("customer_id = 'C4'").first().asDict()
