@@ -10,7 +10,7 @@ import pandas as pd
 from finlake.generator import churn as churn_model
 from finlake.generator import reference as ref
 from finlake.generator.customers import NEVER, Customers, _dates_between
-from finlake.generator.formats import fmt_date, fmt_ids, fmt_minor, routed
+from finlake.generator.formats import TextRows, arrow_date, arrow_minor, as_arrow, fmt_date, fmt_ids, fmt_minor, routed
 from finlake.generator.plan import Plan
 
 CLOSURES_PER_YEAR = 0.04  # products closed for ordinary reasons
@@ -112,7 +112,7 @@ def close_and_price(holdings: pd.DataFrame, c: Customers, plan: Plan, rng: np.ra
     return Accounts(cust, product, opened, close, limit, limit_date, new_limit, principal, account_id, card_id)
 
 
-def account_rows(a: Accounts, c: Customers, plan: Plan) -> pd.DataFrame:
+def account_rows(a: Accounts, c: Customers, plan: Plan) -> TextRows:
     """Account extract rows: full extract on the start date, then openings, limit changes, closings."""
     idx = np.arange(len(a))
     first = np.maximum(a.open_date, plan.start64)
@@ -124,7 +124,7 @@ def account_rows(a: Accounts, c: Customers, plan: Plan) -> pd.DataFrame:
     closed = a.close_date[i] <= on
     limit = np.where(a.limit_date[i] <= on, a.new_limit[i], a.credit_limit[i])
     is_card = a.product[i] == PT["credit_card"]
-    frame = pd.DataFrame({
+    frame = {
         "account_id": a.account_id[i],
         "customer_id": c.customer_id[a.cust[i]],
         "product_type": np.array(ref.PRODUCT_TYPES, dtype=object)[a.product[i]],
@@ -132,15 +132,13 @@ def account_rows(a: Accounts, c: Customers, plan: Plan) -> pd.DataFrame:
         "close_date": np.where(closed, fmt_date(np.where(closed, a.close_date[i], on)), ""),
         "credit_limit": np.where(is_card, fmt_minor((limit * 100).astype(np.int64)), ""),
         "status": np.where(closed, "closed", "active").astype(object),
-    })
+    }
     return routed(frame, on, a.account_id[i], a.account_id[i])
 
 
-def balance_rows(a: Accounts, c: Customers, plan: Plan, rng: np.random.Generator) -> pd.DataFrame:
+def balance_rows(a: Accounts, c: Customers, plan: Plan, rng: np.random.Generator) -> TextRows:
     """Month-end balances of every open account; deposits drain away as a customer declines."""
     ends = plan.month_ends()
-    if len(a) == 0 or len(ends) == 0:
-        return routed(pd.DataFrame({"account_id": [], "month_end": [], "balance": []}), np.array([], "datetime64[D]"), np.array([], object), np.array([], object))
     open_at = (a.open_date[:, None] <= ends[None, :]) & (a.close_date[:, None] > ends[None, :])
     i, k = np.nonzero(open_at)
     me = ends[k]
@@ -160,5 +158,6 @@ def balance_rows(a: Accounts, c: Customers, plan: Plan, rng: np.random.Generator
         [-limit * rng.uniform(0.0, 0.6, len(i)), -owed],
         assets,
     )
-    frame = pd.DataFrame({"account_id": a.account_id[i], "month_end": fmt_date(me), "balance": fmt_minor(np.round(balance * 100).astype(np.int64))})
-    return routed(frame, me, a.account_id[i], a.account_id[i])
+    account = as_arrow(a.account_id[i])
+    frame = {"account_id": account, "month_end": arrow_date(me), "balance": arrow_minor(np.round(balance * 100).astype(np.int64))}
+    return routed(frame, me, account, account)

@@ -21,7 +21,7 @@ from finlake.generator.accounts import account_rows, balance_rows, close_and_pri
 from finlake.generator.customers import consent_rows, customer_rows, make_consent, make_customers
 from finlake.generator.defects import ENVELOPE_COLUMNS, render
 from finlake.generator.engagement import app_event_rows, app_sessions, campaign_contacts, complaint_rows
-from finlake.generator.formats import SOURCES, concat_rows
+from finlake.generator.formats import SOURCES, TextRows, concat_rows
 from finlake.generator.fraud import plant_fraud
 from finlake.generator.plan import Plan, rng_for
 from finlake.generator.transactions import finish, legit_transactions
@@ -31,8 +31,8 @@ DEFECT_SOURCE = "_defects"  # envelope rows carrying defect records instead of f
 
 @dataclass(frozen=True)
 class BlockOutput:
-    rows: dict[str, pd.DataFrame]  # landing source -> text frame with routing columns
-    truth: dict[str, pd.DataFrame]  # _truth table -> rows
+    rows: dict[str, TextRows]  # landing source -> text rows with routing columns
+    truth: dict[str, pd.DataFrame | pa.Table]  # _truth table -> rows
 
 
 def generate_block(plan: Plan, block: int) -> BlockOutput:

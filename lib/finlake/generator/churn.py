@@ -16,8 +16,9 @@ BASE_DECLINE_HAZARD = 3.0e-4
 DECLINE_MIN_DAYS = 60
 DECLINE_MAX_DAYS = 120
 HORIZON_DAYS = 90
-# Activity at the churn date relative to normal: it falls linearly from 1 to this floor.
-ACTIVITY_FLOOR = 0.15
+# Activity at the churn date relative to normal: it falls from 1 to this floor, fastest early on.
+ACTIVITY_FLOOR = 0.05
+DECLINE_SHAPE = 0.6  # < 1: most of the fall happens in the first weeks of the decline
 
 
 def sample_churn(
@@ -43,7 +44,7 @@ def decline_progress(days: np.ndarray, onset: np.ndarray, churn: np.ndarray) -> 
 
 def activity_factor(progress: np.ndarray) -> np.ndarray:
     """Multiplier of normal activity during a decline."""
-    return 1.0 - (1.0 - ACTIVITY_FLOOR) * progress
+    return 1.0 - (1.0 - ACTIVITY_FLOOR) * progress**DECLINE_SHAPE
 
 
 def p_churn_within(

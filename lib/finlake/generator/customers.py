@@ -13,7 +13,7 @@ import pandas as pd
 
 from finlake.generator import churn as churn_model
 from finlake.generator import reference as ref
-from finlake.generator.formats import fmt_date, fmt_ids, fmt_ts, fmt_yn, routed
+from finlake.generator.formats import TextRows, fmt_date, fmt_ids, fmt_ts, fmt_yn, routed
 from finlake.generator.identity import chinese_names, mobile_numbers, resident_ids
 from finlake.generator.plan import Plan
 
@@ -182,7 +182,7 @@ def extract_dates(c: Customers, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     return pairs[0], pairs[1].astype("datetime64[D]")
 
 
-def customer_rows(c: Customers, plan: Plan, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def customer_rows(c: Customers, plan: Plan, rng: np.random.Generator) -> dict[str, TextRows]:
     """The customer extract rows of both source systems, as text with routing columns."""
     i, on = extract_dates(c, plan)
     branch = c.branch[i]
@@ -190,7 +190,7 @@ def customer_rows(c: Customers, plan: Plan, rng: np.random.Generator) -> dict[st
     # Each system spells a city its own way, and not even consistently.
     core_city = np.where(rng.random(len(i)) < 0.65, ref.CITY_PINYIN[city], ref.CITY_FULL[city])
     branch_city = np.where(rng.random(len(i)) < 0.55, ref.CITY_SHORT[city], ref.CITY_FULL[city])
-    frame = pd.DataFrame({
+    frame = {
         "customer_id": c.customer_id[i],
         "name": c.name[i],
         "id_number": c.id_number[i],
@@ -204,9 +204,9 @@ def customer_rows(c: Customers, plan: Plan, rng: np.random.Generator) -> dict[st
         "open_date": np.where(branch, fmt_date(c.open_date[i], "/"), fmt_date(c.open_date[i])),
         "acquisition_channel": np.array(ref.ACQUISITION_CHANNELS, dtype=object)[c.acquisition[i]],
         "status": np.where(c.churn[i] <= on, "closed", "active").astype(object),
-    })
-    frame = routed(frame, on, c.customer_id[i], c.customer_id[i])
-    return {"customers/core": frame[~branch].reset_index(drop=True), "customers/branch": frame[branch].reset_index(drop=True)}
+    }
+    rows = routed(frame, on, c.customer_id[i], c.customer_id[i])
+    return {"customers/core": rows.take(np.flatnonzero(~branch)), "customers/branch": rows.take(np.flatnonzero(branch))}
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def make_consent(c: Customers, plan: Plan, rng: np.random.Generator) -> Consent:
     return Consent(initial=initial, flip_date=flip, dnc_date=dnc, dnc_reason=reason)
 
 
-def consent_rows(c: Customers, consent: Consent, plan: Plan, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def consent_rows(c: Customers, consent: Consent, plan: Plan, rng: np.random.Generator) -> dict[str, TextRows]:
     """Consent changes and do-not-contact additions as delivered by the marketing system."""
     n = len(c)
     i = np.repeat(np.arange(n), 4)
@@ -259,20 +259,20 @@ def consent_rows(c: Customers, consent: Consent, plan: Plan, rng: np.random.Gene
     at = np.concatenate([granted_at, flip_at[has_flip]])
     batch = np.concatenate([first_batch, flip[has_flip]])
     channels = np.array(ref.CONTACT_CHANNELS, dtype=object)[cc]
-    consents = pd.DataFrame({
+    consents = {
         "customer_id": c.customer_id[ii], "channel": channels, "consent": fmt_yn(state), "updated_at": fmt_ts(at),
-    })
+    }
     consents = routed(consents, batch, c.customer_id[ii] + "|" + channels, c.customer_id[ii])
 
     listed = consent.dnc_date < plan.end64
     j = np.flatnonzero(listed)
     listed_at = consent.dnc_date[j].astype("datetime64[s]") + rng.integers(8 * 3600, 20 * 3600, len(j)).astype("timedelta64[s]")
-    dnc = pd.DataFrame({
+    dnc = {
         "customer_id": c.customer_id[j],
         # The phone on file when the customer was listed.
         "phone": np.where(c.phone_date[j] <= consent.dnc_date[j], c.new_phone[j], c.phone[j]),
         "listed_at": fmt_ts(listed_at),
         "reason": consent.dnc_reason[j],
-    })
+    }
     dnc = routed(dnc, np.maximum(consent.dnc_date[j], plan.start64), c.customer_id[j], c.customer_id[j])
     return {"consents": consents, "do_not_contact": dnc}

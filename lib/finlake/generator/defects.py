@@ -12,11 +12,10 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from finlake.generator.formats import TXN_COLUMNS, Source, fmt_date, join_csv
+from finlake.generator.formats import TXN_COLUMNS, Source, TextRows, fmt_date, join_csv
 from finlake.generator.plan import Plan
 
 KINDS = {
@@ -48,109 +47,113 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 ENVELOPE_COLUMNS = ["source", "batch", "key", "payload"]
 
 
-def render(source: Source, frame: pd.DataFrame, plan: Plan, rng: np.random.Generator) -> tuple[pa.RecordBatch, list[dict]]:
-    """(envelope rows: source, batch, key, payload bytes; defect records) of one source."""
+def render(source: Source, rows: TextRows, plan: Plan, rng: np.random.Generator) -> tuple[pa.RecordBatch, list[dict]]:
+    """(envelope rows: source, batch, key, payload bytes; defect records) of one source.
+
+    The value defects rewrite ``rows`` in place: a block's rows are rendered exactly once.
+    """
     kinds = KINDS.get(source.name, ()) if plan.defect_rate > 0 else ()
-    n = len(frame)
+    n = len(rows)
     if kinds:
         slot = (rng.random(n) / plan.defect_rate).astype(int)
         kind = np.where(slot < len(kinds), slot, -1)
     else:
         kind = np.full(n, -1)
-    rows = {name: np.flatnonzero(kind == k) for k, name in enumerate(kinds)}
-    f = frame.copy()
+    hit = {name: np.flatnonzero(kind == k) for k, name in enumerate(kinds)}
     records: list[dict] = []
+    batch = rows.values("_batch") if kinds else None
+    ident = rows.values("_id") if kinds else None
 
     def record(name: str, idx: np.ndarray, fields=None, batches=None, original=None) -> None:
         for j, r in enumerate(idx):
             records.append({
                 "kind": name, "source": source.name,
-                "batch": f["_batch"].iat[r] if batches is None else batches[j],
-                "key": f["_id"].iat[r],
+                "batch": batch[r] if batches is None else batches[j],
+                "key": ident[r],
                 "field": None if fields is None else fields[j],
                 "original_batch": None if original is None else original[j],
             })
 
-    if "null_required" in rows:
-        idx = rows["null_required"]
+    if "null_required" in hit:
+        idx = hit["null_required"]
         fields = np.array(REQUIRED[source.name], dtype=object)[rng.integers(0, len(REQUIRED[source.name]), len(idx))]
         for r, field in zip(idx, fields):
-            f.iat[r, f.columns.get_loc(field)] = ""
+            rows.values(field)[r] = ""
         record("null_required", idx, fields)
-    if "malformed_date" in rows:
-        idx = rows["malformed_date"]
-        col = f.columns.get_loc(DATE_FIELD[source.name])
-        forms = rng.integers(0, 3, len(idx))
-        for r, form in zip(idx, forms):
-            f.iat[r, col] = _malformed(f.iat[r, col], int(form))
+    if "malformed_date" in hit:
+        idx = hit["malformed_date"]
+        values = rows.values(DATE_FIELD[source.name])
+        for r, form in zip(idx, rng.integers(0, 3, len(idx))):
+            values[r] = _malformed(values[r], int(form))
         record("malformed_date", idx, [DATE_FIELD[source.name]] * len(idx))
-    if "out_of_range_age" in rows:
-        idx = rows["out_of_range_age"]
-        batch_day = f["_batch"].to_numpy()[idx].astype("datetime64[D]")
+    if "out_of_range_age" in hit:
+        idx = hit["out_of_range_age"]
+        batch_day = batch[idx].astype("datetime64[D]")
         future = batch_day + rng.integers(30, 3000, len(idx)).astype("timedelta64[D]")
         ancient = batch_day - rng.integers(121 * 366, 170 * 365, len(idx)).astype("timedelta64[D]")
         birth = np.where(rng.random(len(idx)) < 0.5, future, ancient)
-        sep = "/" if source.name == "customers/branch" else "-"
-        f.iloc[idx, f.columns.get_loc("birth_date")] = fmt_date(birth, sep)
+        rows.values("birth_date")[idx] = fmt_date(birth, "/" if source.name == "customers/branch" else "-")
         record("out_of_range_age", idx, ["birth_date"] * len(idx))
-    if "impossible_amount" in rows:
-        idx = rows["impossible_amount"]
-        col = f.columns.get_loc("amount")
+    if "impossible_amount" in hit:
+        idx = hit["impossible_amount"]
+        values = rows.values("amount")
         for r, form in zip(idx, rng.integers(0, 4, len(idx))):
-            f.iat[r, col] = "-" + f.iat[r, col] if form == 3 else IMPOSSIBLE_AMOUNTS[form]
+            values[r] = "-" + values[r] if form == 3 else IMPOSSIBLE_AMOUNTS[form]
         record("impossible_amount", idx, ["amount"] * len(idx))
-    if "unknown_code" in rows:
-        idx = rows["unknown_code"]
+    if "unknown_code" in hit:
+        idx = hit["unknown_code"]
         fields = np.where(rng.random(len(idx)) < 0.5, "channel", "currency")
         for r, field in zip(idx, fields):
             codes = UNKNOWN_CODES[field]
-            f.iat[r, f.columns.get_loc(field)] = codes[rng.integers(0, len(codes))]
+            rows.values(field)[r] = codes[rng.integers(0, len(codes))]
         record("unknown_code", idx, list(fields))
-    if "orphan_fk" in rows:
-        idx = rows["orphan_fk"]
-        f.iloc[idx, f.columns.get_loc("account_id")] = ["A99" + f"{v:08d}" for v in rng.integers(0, 10**8, len(idx))]
+    if "orphan_fk" in hit:
+        idx = hit["orphan_fk"]
+        rows.values("account_id")[idx] = ["A99" + f"{v:08d}" for v in rng.integers(0, 10**8, len(idx))]
         record("orphan_fk", idx, ["account_id"] * len(idx))
 
-    batch = f["_batch"].to_numpy().astype(object)
-    key = f["_key"].to_numpy().astype(object)
-    lines = _lines(source, f, batch, plan)
-    if "truncated_line" in rows:
-        idx = rows["truncated_line"]
+    lines = _lines(source, rows, plan)
+    if "truncated_line" in hit:
+        idx = hit["truncated_line"]
         lines = _replace(lines, idx, [_truncate(lines[int(r)].as_py(), source.fmt, rng) for r in idx], pa.string())
         record("truncated_line", idx)
 
-    extras = []  # (batch, key, lines) appended after the rows
-    if "exact_duplicate" in rows:
-        idx = rows["exact_duplicate"]
-        extras.append((batch[idx], key[idx], lines.take(pa.array(idx, pa.int64()))))
+    blocks = [(rows.arrow("_batch"), rows.arrow("_key"), lines)]  # (batch, key, lines) blocks
+    if "exact_duplicate" in hit:
+        idx = hit["exact_duplicate"]
+        take = pa.array(idx, pa.int64())
+        blocks.append((rows.arrow("_batch").take(take), rows.arrow("_key").take(take), lines.take(take)))
         record("exact_duplicate", idx)
-    if "late_resend" in rows:
-        idx = rows["late_resend"]
+    if "late_resend" in hit:
+        idx = hit["late_resend"]
         later = batch[idx].astype("datetime64[D]") + rng.integers(1, 8, len(idx)).astype("timedelta64[D]")
         ok = later < plan.end64
         idx, later = idx[ok], fmt_date(later[ok])
-        extras.append((later, key[idx], _lines(source, f.iloc[idx], later, plan)))
+        resent = rows.take(idx)
+        resent.columns["_batch"] = later
+        blocks.append((resent.arrow("_batch"), resent.arrow("_key"), _lines(source, resent, plan)))
         record("late_resend", idx, batches=list(later), original=list(batch[idx]))
 
-    payload = _encode(lines, source.encoding)
-    if "broken_encoding" in rows:
+    payloads = [_encode(b[2], source.encoding) for b in blocks]
+    if "broken_encoding" in hit:
         applied, raw_lines = [], []
-        for r in rows["broken_encoding"]:
+        for r in hit["broken_encoding"]:
             raw = lines[int(r)].as_py().encode("gb18030")
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError:
                 applied.append(r)
                 raw_lines.append(raw)
-        payload = _replace(payload, np.array(applied, dtype=int), raw_lines, pa.binary())
+        payloads[0] = _replace(payloads[0], np.array(applied, dtype=int), raw_lines, pa.binary())
         record("broken_encoding", np.array(applied, dtype=int), ["name"] * len(applied))
 
+    total = sum(len(p) for p in payloads)
     envelope = pa.RecordBatch.from_arrays(
         [
-            pa.array(np.full(len(f) + sum(len(e[0]) for e in extras), source.name, dtype=object), pa.string()),
-            pa.array(np.concatenate([batch] + [e[0] for e in extras]).astype(object), pa.string()),
-            pa.array(np.concatenate([key] + [e[1] for e in extras]).astype(object), pa.string()),
-            pa.concat_arrays([payload] + [_encode(e[2], source.encoding) for e in extras]),
+            pa.array(np.full(total, source.name, dtype=object), pa.string()),
+            pa.concat_arrays([b[0].cast(pa.string()) for b in blocks]),
+            pa.concat_arrays([b[1].cast(pa.string()) for b in blocks]),
+            pa.concat_arrays(payloads),
         ],
         names=ENVELOPE_COLUMNS,
     )
@@ -173,24 +176,23 @@ def _encode(lines: pa.StringArray, encoding: str) -> pa.BinaryArray:
     return pa.array([line.encode(encoding) for line in lines.to_pylist()], pa.binary())
 
 
-def _lines(source: Source, f: pd.DataFrame, batch: np.ndarray, plan: Plan) -> pa.StringArray:
+def _lines(source: Source, rows: TextRows, plan: Plan) -> pa.StringArray:
     if source.fmt == "jsonl":
-        return _json_lines(f)
+        return _json_lines(rows)
     if source.name != "transactions":
-        return join_csv(f, source.columns)
-    lines = join_csv(f, TXN_COLUMNS)
+        return join_csv(rows, source.columns)
+    lines = join_csv(rows, TXN_COLUMNS)
     if plan.drift_from is not None and len(lines):
-        v2 = pa.array(np.asarray(batch, dtype=object) >= plan.drift_from.isoformat())
-        with_auth = pc.binary_join_element_wise(lines, pa.array(f["_auth_code"].to_numpy(), pa.string()), ",")
-        lines = pc.if_else(v2, with_auth, lines)
+        v2 = pc.greater_equal(rows.arrow("_batch"), plan.drift_from.isoformat())
+        lines = pc.if_else(v2, pc.binary_join_element_wise(lines, rows.arrow("_auth_code"), ","), lines)
     return lines
 
 
-def _json_lines(f: pd.DataFrame) -> pa.StringArray:
+def _json_lines(rows: TextRows) -> pa.StringArray:
     """App events as JSON objects; values are ids, codes and city names, so nothing needs escaping."""
-    if len(f) == 0:
+    if len(rows) == 0:
         return pa.array([], pa.string())
-    q = lambda col: pa.array(f[col].to_numpy(), pa.string())  # noqa: E731
+    q = rows.arrow
     product = pc.fill_null(pc.binary_join_element_wise('"', q("product_id"), '"', ""), "null")
     parts = [
         '{"event_id":"', q("event_id"), '","customer_id":"', q("customer_id"), '","session_id":"', q("session_id"),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from finlake.generator import churn as churn_model
 from finlake.generator import reference as ref
 from finlake.generator.customers import Consent, Customers
-from finlake.generator.formats import fmt_ids, fmt_ts, fmt_ts_offset, fmt_yn, routed
+from finlake.generator.formats import TextRows, arrow_ids, arrow_ts_offset, as_arrow, fmt_ids, fmt_ts, fmt_yn, routed
 from finlake.generator.fraud import APP_EVENT_COLUMNS, burst_offsets
 from finlake.generator.plan import Plan
 from finlake.generator.transactions import day_intensity, hours_of, pick_by_rows, pick_device
@@ -77,34 +79,34 @@ def _product_of_type(ptype: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def app_event_rows(events: pd.DataFrame, c: Customers) -> pd.DataFrame:
+def app_event_rows(events: pd.DataFrame, c: Customers) -> TextRows:
     """Identify events and sessions and render them as the JSON fields of app_events."""
     e = events[list(APP_EVENT_COLUMNS)]
     order = np.lexsort((e["session"].to_numpy(), e["ts"].to_numpy(), e["cust"].to_numpy().astype(int)))
     e = e.iloc[order].reset_index(drop=True)
     cust = e["cust"].to_numpy().astype(int)
     seq = np.arange(len(e)) - np.searchsorted(cust, cust)
-    event_id = fmt_ids("E", c.ordinal[cust] * 10_000_000 + seq + 1, 15)
+    event_id = arrow_ids("E", c.ordinal[cust] * 10_000_000 + seq + 1, 15)
     session = e["session"].to_numpy().astype(np.int64)
     # Sessions are numbered per customer (they are generated customer by customer); takeover
     # sessions (negative numbers) get their own range.
     normal = session >= 0
     first_session = pd.Series(np.where(normal, session, np.iinfo(np.int64).max)).groupby(cust).transform("min").to_numpy()
     session_seq = np.where(normal, session - first_session + 1, 900_000 - session)
-    session_id = fmt_ids("S", c.ordinal[cust] * 1_000_000 + session_seq, 14)
+    session_id = arrow_ids("S", c.ordinal[cust] * 1_000_000 + session_seq, 14)
     ts = e["ts"].to_numpy().astype("datetime64[s]")
-    product = e["product_id"].to_numpy()
-    frame = pd.DataFrame({
-        "event_id": event_id, "customer_id": c.customer_id[cust], "session_id": session_id,
-        "ts": fmt_ts_offset(ts), "event_type": e["event_type"].to_numpy(), "page": e["page"].to_numpy(),
-        "product_id": np.array([None if p is None or p != p else p for p in product], dtype=object),
-        "device_id": e["device_id"].to_numpy(), "os": e["os"].to_numpy(), "model": e["model"].to_numpy(),
-        "city": e["city"].to_numpy(),
-    })
-    return routed(frame, ts.astype("datetime64[D]"), frame["ts"].to_numpy() + "|" + event_id, event_id)
+    ts_text = arrow_ts_offset(ts)
+    frame = {
+        "event_id": event_id, "customer_id": as_arrow(c.customer_id[cust]), "session_id": session_id,
+        "ts": ts_text, "event_type": as_arrow(e["event_type"].to_numpy()), "page": as_arrow(e["page"].to_numpy()),
+        "product_id": pa.array(e["product_id"].to_numpy(), pa.string(), from_pandas=True),
+        "device_id": as_arrow(e["device_id"].to_numpy()), "os": as_arrow(e["os"].to_numpy()),
+        "model": as_arrow(e["model"].to_numpy()), "city": as_arrow(e["city"].to_numpy()),
+    }
+    return routed(frame, ts.astype("datetime64[D]"), pc.binary_join_element_wise(ts_text, event_id, "|"), event_id)
 
 
-def complaint_rows(c: Customers, plan: Plan, rng: np.random.Generator) -> pd.DataFrame:
+def complaint_rows(c: Customers, plan: Plan, rng: np.random.Generator) -> TextRows:
     """Complaints: rare, and several times more frequent once a customer starts to decline."""
     days = plan.dates()
     progress = churn_model.decline_progress(days, c.onset, c.churn)
@@ -122,11 +124,12 @@ def complaint_rows(c: Customers, plan: Plan, rng: np.random.Generator) -> pd.Dat
     cust, ts, category = cust[order], ts[order], category[order]
     seq = np.arange(len(cust)) - np.searchsorted(cust, cust)
     complaint_id = fmt_ids("CP", c.ordinal[cust] * 10_000 + seq + 1, 12)
-    frame = pd.DataFrame({"complaint_id": complaint_id, "customer_id": c.customer_id[cust], "ts": fmt_ts(ts), "category": category})
-    return routed(frame, ts.astype("datetime64[D]"), frame["ts"].to_numpy() + "|" + complaint_id, complaint_id)
+    ts_text = fmt_ts(ts)
+    frame = {"complaint_id": complaint_id, "customer_id": c.customer_id[cust], "ts": ts_text, "category": category}
+    return routed(frame, ts.astype("datetime64[D]"), ts_text + "|" + complaint_id, complaint_id)
 
 
-def campaign_contacts(c: Customers, consent: Consent, plan: Plan, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def campaign_contacts(c: Customers, consent: Consent, plan: Plan, rng: np.random.Generator) -> tuple[TextRows, pd.DataFrame, pd.DataFrame]:
     """Contacts of every campaign, their true response probabilities, and the accounts they open.
 
     Selection honours consent and the do-not-contact list on the contact date. The chance to
@@ -166,12 +169,13 @@ def campaign_contacts(c: Customers, consent: Consent, plan: Plan, rng: np.random
     p_response, p_convert, responded, converted, ptype = p_response[order], p_convert[order], responded[order], converted[order], ptype[order]
     seq = np.arange(m) - np.searchsorted(i, i)
     contact_id = fmt_ids("CT", c.ordinal[i] * 10_000 + seq + 1, 12)
-    frame = pd.DataFrame({
+    ts_text = fmt_ts(ts)
+    frame = {
         "contact_id": contact_id, "campaign_id": camps["campaign_id"].to_numpy()[j], "customer_id": c.customer_id[i],
-        "ts": fmt_ts(ts), "channel": np.where(control, "", ch_name).astype(object), "outcome": outcome,
+        "ts": ts_text, "channel": np.where(control, "", ch_name).astype(object), "outcome": outcome,
         "control_group": fmt_yn(control),
-    })
-    frame = routed(frame, ts.astype("datetime64[D]"), frame["ts"].to_numpy() + "|" + contact_id, contact_id)
+    }
+    rows = routed(frame, ts.astype("datetime64[D]"), ts_text + "|" + contact_id, contact_id)
     truth = pd.DataFrame({
         "contact_id": contact_id, "p_response": np.where(control, 0.0, p_response), "p_convert": p_convert,
         "responded": responded, "converted": converted,
@@ -181,4 +185,4 @@ def campaign_contacts(c: Customers, consent: Consent, plan: Plan, rng: np.random
     conversions = pd.DataFrame({
         "cust": i[opens], "product": [ref.PRODUCT_TYPES.index(t) for t in ptype[opens]], "open_date": opened_on[opens],
     })
-    return frame, truth, conversions
+    return rows, truth, conversions

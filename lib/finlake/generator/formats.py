@@ -15,9 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-ROUTING = ("_batch", "_key", "_id")
-
-
 @dataclass(frozen=True)
 class Source:
     """One landing source: where its batches go and how its files are written."""
@@ -84,64 +81,122 @@ def schema_version(source: Source, batch: str, drift_from: str | None) -> int:
 
 
 # --- value formatting (vectorised) ----------------------------------------------------------------
+# Two flavours: numpy object arrays for the few per-customer values that are combined further in
+# numpy, and Arrow string arrays for the millions of row values, which never become Python objects.
 def fmt_date(days: np.ndarray, sep: str = "-") -> np.ndarray:
     """datetime64[D] -> 'YYYY-MM-DD' (or with another separator) as an object array."""
-    text = np.datetime_as_string(days.astype("datetime64[D]"), unit="D").astype(object)
-    if sep != "-":
-        text = np.array([t.replace("-", sep) for t in text], dtype=object)
-    return text
-
-
-def fmt_compact_date(days: np.ndarray) -> np.ndarray:
-    """datetime64[D] -> 'YYYYMMDD'."""
-    return np.array([t.replace("-", "") for t in fmt_date(days)], dtype=object)
+    return arrow_date(days, sep).to_numpy(zero_copy_only=False).astype(object)
 
 
 def fmt_ts(seconds: np.ndarray) -> np.ndarray:
-    """datetime64[s] -> 'YYYY-MM-DD HH:MM:SS' (local time, no offset)."""
-    text = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
-    return np.char.replace(text, "T", " ").astype(object)
-
-
-def fmt_ts_offset(seconds: np.ndarray) -> np.ndarray:
-    """datetime64[s] -> 'YYYY-MM-DDTHH:MM:SS+08:00' (app events)."""
-    return np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s").astype(object) + "+08:00"
+    """datetime64[s] -> 'YYYY-MM-DD HH:MM:SS' (local time, no offset) as an object array."""
+    return arrow_ts(seconds).to_numpy(zero_copy_only=False).astype(object)
 
 
 def fmt_minor(minor: np.ndarray) -> np.ndarray:
-    """Integer minor units (fen, cents) -> '1234.50', keeping the sign."""
-    minor = np.asarray(minor, dtype=np.int64)
-    sign = np.where(minor < 0, "-", "").astype(object)
-    absolute = np.abs(minor)
-    units = (absolute // 100).astype(str).astype(object)
-    cents = zfill(absolute % 100, 2)
-    return sign + units + "." + cents
+    """Integer minor units (fen, cents) -> '1234.50', keeping the sign, as an object array."""
+    return arrow_minor(minor).to_numpy(zero_copy_only=False).astype(object)
 
 
 def fmt_yn(flags: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(flags, dtype=bool), "Y", "N").astype(object)
 
 
-def zfill(numbers: np.ndarray, width: int) -> np.ndarray:
-    """Non-negative integers as zero-padded text (object array; empty input allowed)."""
-    numbers = np.asarray(numbers, dtype=np.int64)
-    if numbers.size == 0:
-        return np.array([], dtype=object)
-    return np.char.zfill(numbers.astype(str), width).astype(object)
-
-
 def fmt_ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
-    """Zero-padded identifiers such as C00000042."""
-    return prefix + zfill(numbers, width)
+    """Zero-padded identifiers such as C00000042, as an object array."""
+    return arrow_ids(prefix, numbers, width).to_numpy(zero_copy_only=False).astype(object)
 
 
-def routed(frame: pd.DataFrame, batch: np.ndarray, key: np.ndarray, ident: np.ndarray) -> pd.DataFrame:
-    """Attach the routing columns (batch as 'YYYY-MM-DD', order key, business key)."""
-    out = frame.copy()
-    out["_batch"] = fmt_date(batch) if np.asarray(batch).dtype.kind == "M" else batch
-    out["_key"] = key
-    out["_id"] = ident
-    return out
+def zfill(numbers: np.ndarray, width: int) -> np.ndarray:
+    """Non-negative integers as zero-padded text (object array)."""
+    return fmt_ids("", numbers, width)
+
+
+def _strings(values: np.ndarray) -> pa.StringArray:
+    return pa.array(np.asarray(values), pa.string()) if len(values) else pa.array([], pa.string())
+
+
+def arrow_date(days: np.ndarray, sep: str = "-") -> pa.StringArray:
+    text = _strings(np.datetime_as_string(np.asarray(days).astype("datetime64[D]"), unit="D"))
+    return text if sep == "-" else pc.replace_substring(text, "-", sep)
+
+
+def arrow_ts(seconds: np.ndarray) -> pa.StringArray:
+    text = _strings(np.datetime_as_string(np.asarray(seconds).astype("datetime64[s]"), unit="s"))
+    return pc.replace_substring(text, "T", " ")
+
+
+def arrow_ts_offset(seconds: np.ndarray) -> pa.StringArray:
+    """datetime64[s] -> 'YYYY-MM-DDTHH:MM:SS+08:00' (app events)."""
+    text = _strings(np.datetime_as_string(np.asarray(seconds).astype("datetime64[s]"), unit="s"))
+    return pc.binary_join_element_wise(text, "+08:00", "")
+
+
+def arrow_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.StringArray:
+    digits = pc.utf8_lpad(pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()), width, "0")
+    return pc.binary_join_element_wise(prefix, digits, "") if prefix else digits
+
+
+def arrow_minor(minor: np.ndarray) -> pa.StringArray:
+    minor = np.asarray(minor, dtype=np.int64)
+    absolute = np.abs(minor)
+    sign = arrow_labels((minor < 0).astype(np.int8), ("", "-"))
+    units = pa.array(absolute // 100).cast(pa.string())
+    cents = pc.utf8_lpad(pa.array(absolute % 100).cast(pa.string()), 2, "0")
+    return pc.binary_join_element_wise(sign, units, ".", cents, "")
+
+
+def arrow_labels(codes: np.ndarray, labels) -> pa.StringArray:
+    """Integer codes -> their labels, without creating Python strings per row."""
+    dictionary = pa.array(list(labels), pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), dictionary).cast(pa.string())
+
+
+def arrow_yn(flags: np.ndarray) -> pa.StringArray:
+    return arrow_labels(np.asarray(flags, dtype=bool).astype(np.int8), ("N", "Y"))
+
+
+def as_arrow(values) -> pa.Array:
+    return values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(values, dtype=object), pa.string())
+
+
+class TextRows:
+    """The text columns of one source's rows plus routing columns (``_batch``, ``_key``, ``_id``).
+
+    Columns are Arrow string arrays or numpy object arrays; ``values`` turns a column into a
+    mutable numpy array (for the few rows a defect rewrites), ``arrow`` into Arrow for output.
+    """
+
+    def __init__(self, columns: dict):
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of different lengths: { {k: len(v) for k, v in columns.items()} }")
+        self.columns = dict(columns)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def values(self, name: str) -> np.ndarray:
+        column = self.columns[name]
+        if not isinstance(column, np.ndarray):
+            column = column.to_numpy(zero_copy_only=False).astype(object)
+            self.columns[name] = column
+        return column
+
+    def arrow(self, name: str) -> pa.Array:
+        return as_arrow(self.columns[name])
+
+    def take(self, idx: np.ndarray) -> "TextRows":
+        idx = np.asarray(idx, dtype=np.int64)
+        return TextRows({
+            k: (v[idx] if isinstance(v, np.ndarray) else v.take(pa.array(idx))) for k, v in self.columns.items()
+        })
+
+
+def routed(columns: dict, batch: np.ndarray, key, ident) -> TextRows:
+    """Rows of a source with their routing: batch (a date), order key and business key."""
+    batch = np.asarray(batch)
+    return TextRows({**columns, "_batch": arrow_date(batch) if batch.dtype.kind == "M" else batch, "_key": key, "_id": ident})
 
 
 def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -150,8 +205,8 @@ def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(filled or frames[:1], ignore_index=True)
 
 
-def join_csv(frame: pd.DataFrame, columns: tuple[str, ...]) -> pa.StringArray:
+def join_csv(rows: TextRows, columns: tuple[str, ...]) -> pa.StringArray:
     """Text columns -> CSV lines (no quoting: values never contain separators, see landing.md)."""
-    if len(frame) == 0:
+    if len(rows) == 0:
         return pa.array([], pa.string())
-    return pc.binary_join_element_wise(*[pa.array(frame[col].to_numpy(), pa.string()) for col in columns], ",")
+    return pc.binary_join_element_wise(*[rows.arrow(col) for col in columns], ",")

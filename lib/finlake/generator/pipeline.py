@@ -30,7 +30,7 @@ import pyarrow as pa
 from finlake.generator.block import DEFECT_SOURCE, generate_block, to_envelope
 from finlake.generator.defects import ALL_KINDS, drift_records
 from finlake.generator.errors import GeneratorError
-from finlake.generator.formats import SOURCES, fmt_date, fmt_minor, join_csv
+from finlake.generator.formats import SOURCES, TextRows, fmt_date, fmt_minor, join_csv
 from finlake.generator.plan import Plan, make_plan
 from finlake.generator.writers import TRUTH_DIR, write_batch, write_json, write_truth
 
@@ -160,35 +160,31 @@ def _write_batches(plan: Plan, landing: str) -> Callable[[Iterator[pa.RecordBatc
 
 def _write_shared_sources(root: Path, plan: Plan) -> list[dict]:
     """Products (first day), campaigns (monthly announcements) and FX rates (daily), from the driver."""
-    out = []
     p = plan.products
-    products = pd.DataFrame({
+    products = {
         "product_id": p["product_id"], "product_type": p["product_type"], "name": p["name"], "risk_rating": p["risk_rating"],
         "min_amount": fmt_minor((p["min_amount"].to_numpy() * 100).astype(np.int64)),
-        "expected_yield": [f"{y:.2f}" if y == y and y is not None else "" for y in p["expected_yield"]],
-    })
-    out.append(_write_frame(root, plan, "products", plan.start.isoformat(), products))
-    camps = plan.campaigns
-    frame = pd.DataFrame({
-        "campaign_id": camps["campaign_id"], "product_id": camps["product_id"], "channel": camps["channel"],
-        "start_date": fmt_date(camps["start_date"].to_numpy()), "end_date": fmt_date(camps["end_date"].to_numpy()),
-        "batch": fmt_date(camps["announce_date"].to_numpy()),
-    })
-    for batch, rows in frame.groupby("batch", sort=True):
-        out.append(_write_frame(root, plan, "campaigns", batch, rows))
-    fx = plan.fx_rates
-    fx_frame = pd.DataFrame({
-        "rate_date": fmt_date(fx["rate_date"].to_numpy()), "currency": fx["currency"],
-        "cny_per_unit": [f"{v:.6f}" for v in fx["cny_per_unit"]],
-    })
-    for batch, rows in fx_frame.groupby("rate_date", sort=True):
-        out.append(_write_frame(root, plan, "fx_rates", batch, rows))
+        "expected_yield": ["" if pd.isna(y) else f"{y:.2f}" for y in p["expected_yield"]],
+    }
+    out = [_write_rows(root, plan, "products", plan.start.isoformat(), products)]
+    camps = plan.campaigns.assign(batch=fmt_date(plan.campaigns["announce_date"].to_numpy()))
+    for batch, rows in camps.groupby("batch", sort=True):
+        out.append(_write_rows(root, plan, "campaigns", batch, {
+            "campaign_id": rows["campaign_id"], "product_id": rows["product_id"], "channel": rows["channel"],
+            "start_date": fmt_date(rows["start_date"].to_numpy()), "end_date": fmt_date(rows["end_date"].to_numpy()),
+        }))
+    fx = plan.fx_rates.assign(batch=fmt_date(plan.fx_rates["rate_date"].to_numpy()))
+    for batch, rows in fx.groupby("batch", sort=True):
+        out.append(_write_rows(root, plan, "fx_rates", batch, {
+            "rate_date": rows["batch"], "currency": rows["currency"], "cny_per_unit": [f"{v:.6f}" for v in rows["cny_per_unit"]],
+        }))
     return out
 
 
-def _write_frame(root: Path, plan: Plan, source: str, batch: str, frame: pd.DataFrame) -> dict:
+def _write_rows(root: Path, plan: Plan, source: str, batch: str, columns: dict) -> dict:
     spec = SOURCES[source]
-    lines = [line.encode(spec.encoding) for line in join_csv(frame, spec.columns).to_pylist()]
+    rows = TextRows({k: np.asarray(v, dtype=object) for k, v in columns.items()})
+    lines = [line.encode(spec.encoding) for line in join_csv(rows, spec.columns).to_pylist()]
     return write_batch(root, spec, batch, lines, plan)
 
 

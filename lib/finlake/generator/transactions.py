@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from finlake.generator import churn as churn_model
 from finlake.generator import reference as ref
 from finlake.generator.accounts import Accounts
 from finlake.generator.customers import Customers
-from finlake.generator.formats import fmt_ids, fmt_minor, fmt_ts, fmt_yn, routed
+from finlake.generator.formats import TextRows, arrow_ids, arrow_labels, arrow_minor, arrow_ts, arrow_yn, as_arrow, fmt_ids, routed
 from finlake.generator.plan import Plan
 
 CH = {name: i for i, name in enumerate(ref.CHANNELS)}
@@ -30,8 +32,10 @@ ONLINE_CARD_SHARE = 0.55  # online postings that are card payments (the rest are
 CREDIT_CARD_SHARE = 0.55  # card spend paid with the credit card when the customer has one
 TRANSFER_CREDIT_SHARE = 0.35
 INTERBANK_SHARE = 0.45
-OTHER_FRAUD_BASE = 3e-5  # card postings that are fraud without a planted pattern
+OTHER_FRAUD_BASE = 3e-5
+PAYROLL_MOVES_AT = 0.3  # decline progress at which the salary stops arriving  # card postings that are fraud without a planted pattern
 MAX_CNY = 5_000_000.0
+MAX_MINOR = 99_999_999_99  # legit amounts stay below 100,000,000 units of any currency
 
 
 def txn_frame(n: int, **columns) -> pd.DataFrame:
@@ -164,13 +168,17 @@ def _everyday(c: Customers, a: Accounts, plan: Plan, rng: np.random.Generator) -
 
 
 def _salaries(c: Customers, a: Accounts, plan: Plan, rng: np.random.Generator) -> pd.DataFrame:
-    """Monthly salary credits on payday (the 15th, or the Friday before a weekend)."""
+    """Monthly salary credits on payday (the 15th, or the Friday before a weekend).
+
+    A declining customer moves their payroll to another bank early in the decline.
+    """
     months = np.arange(plan.start64.astype("datetime64[M]"), plan.end64.astype("datetime64[M]"))
     payday = months.astype("datetime64[D]") + 14
     weekday = (payday.astype(np.int64) + 3) % 7
     payday = payday - np.select([weekday == 5, weekday == 6], [1, 2], 0).astype("timedelta64[D]")
     salaried = np.array([p.salaried for p in ref.PERSONAS])[c.persona]
-    cust, k = np.nonzero(salaried[:, None] & (payday[None, :] >= c.active_from(plan)[:, None]) & (payday[None, :] < c.active_to(plan)[:, None]) & (payday[None, :] >= plan.start64))
+    payroll_moved = churn_model.decline_progress(payday, c.onset, c.churn) > PAYROLL_MOVES_AT
+    cust, k = np.nonzero(salaried[:, None] & ~payroll_moved & (payday[None, :] >= c.active_from(plan)[:, None]) & (payday[None, :] < c.active_to(plan)[:, None]) & (payday[None, :] >= plan.start64))
     n = len(cust)
     day = payday[k]
     employer_bank = np.where(rng.random(len(c)) < 0.6, random_banks(len(c), rng), "")
@@ -194,7 +202,7 @@ def _churn_outflows(c: Customers, a: Accounts, plan: Plan, rng: np.random.Genera
     n = len(cust)
     span = (hi - lo).astype(int)[cust]
     day = lo[cust] + (rng.random(n) * span).astype(int).astype("timedelta64[D]")
-    per_transfer = c.aum[cust] * 0.7 / np.repeat(k, k) * rng.uniform(0.5, 1.5, n)
+    per_transfer = c.aum[cust] * 0.75 / np.repeat(k, k) * rng.uniform(0.5, 1.5, n)
     cny = np.clip(np.round(per_transfer, -2), 100, MAX_CNY)
     channel = np.where(rng.random(n) < 0.7, CH["mobile_app"], CH["online"])
     return txn_frame(
@@ -234,7 +242,7 @@ def random_banks(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(ref.BANKS, dtype=object)[rng.choice(len(ref.BANKS), n, p=weights / weights.sum())]
 
 
-def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan, rng: np.random.Generator) -> tuple[TextRows, pa.Table, TextRows]:
     """Order, identify and label the postings; return (landing rows, truth rows, fraud reports).
 
     The label of every posting is drawn from ``p_fraud``: the pattern's strength for planted
@@ -246,10 +254,10 @@ def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan, rng: np.ra
     n = len(t)
     cust = t["cust"].to_numpy()
     seq = np.arange(n) - np.searchsorted(cust, cust)
-    txn_id = fmt_ids("T", c.ordinal[cust] * 1_000_000 + seq + 1, 14)
 
     card = t["card"].to_numpy(bool)
-    hour = (t["ts"].to_numpy() - t["ts"].to_numpy().astype("datetime64[D]")).astype(int) // 3600
+    ts = t["ts"].to_numpy().astype("datetime64[s]")
+    hour = (ts - ts.astype("datetime64[D]")).astype(np.int64) // 3600
     night = hour < 6
     risk = OTHER_FRAUD_BASE * np.where(night, 3, 1) * np.where(t["international"].to_numpy(bool), 6, 1) * np.where(t["minor"].to_numpy() > 500_000, 3, 1)
     planted = t["pattern"].to_numpy() != ""
@@ -258,37 +266,39 @@ def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan, rng: np.ra
     fraud_type = np.where(is_fraud, np.where(planted, t["pattern"].to_numpy(), "other"), None)
 
     account = t["account"].to_numpy()
-    currency = t["currency"].to_numpy()
-    auth = np.array([f"{v:06X}" for v in rng.integers(0, 16**6, n)], dtype=object)
-    landing = pd.DataFrame({
+    txn_id = arrow_ids("T", c.ordinal[cust] * 1_000_000 + seq + 1, 14)
+    ts_text = arrow_ts(ts)
+    auth = arrow_ids("", rng.integers(0, 10**6, n), 6)
+    landing = {
         "txn_id": txn_id,
-        "account_id": a.account_id[account],
-        "customer_id": c.customer_id[cust],
-        "card_id": np.where(card, a.card_id[account], ""),
-        "ts": fmt_ts(t["ts"].to_numpy()),
-        "amount": fmt_minor(t["minor"].to_numpy()),
-        "currency": np.array(ref.CURRENCIES, dtype=object)[currency],
-        "direction": np.where(t["credit"].to_numpy(bool), "credit", "debit").astype(object),
-        "channel": np.array(ref.CHANNELS, dtype=object)[t["channel"].to_numpy(int)],
-        "merchant_id": t["merchant_id"].to_numpy(),
-        "mcc": t["mcc"].to_numpy(),
-        "city": t["city"].to_numpy(),
-        "device_id": t["device_id"].to_numpy(),
-        "counterparty_bank": t["bank"].to_numpy(),
-        "is_international": fmt_yn(t["international"].to_numpy(bool)),
-        "_auth_code": np.where(card, auth, ""),
+        "account_id": as_arrow(a.account_id[account]),
+        "customer_id": as_arrow(c.customer_id[cust]),
+        "card_id": as_arrow(np.where(card, a.card_id[account], "")),
+        "ts": ts_text,
+        "amount": arrow_minor(np.minimum(t["minor"].to_numpy(), MAX_MINOR)),
+        "currency": arrow_labels(t["currency"].to_numpy(), ref.CURRENCIES),
+        "direction": arrow_labels(t["credit"].to_numpy(bool).astype(int), ("debit", "credit")),
+        "channel": arrow_labels(t["channel"].to_numpy(), ref.CHANNELS),
+        "merchant_id": as_arrow(t["merchant_id"].to_numpy()),
+        "mcc": as_arrow(t["mcc"].to_numpy()),
+        "city": as_arrow(t["city"].to_numpy()),
+        "device_id": as_arrow(t["device_id"].to_numpy()),
+        "counterparty_bank": as_arrow(t["bank"].to_numpy()),
+        "is_international": arrow_yn(t["international"].to_numpy(bool)),
+        "_auth_code": pc.if_else(pa.array(card), auth, ""),
+    }
+    rows = routed(landing, ts.astype("datetime64[D]"), pc.binary_join_element_wise(ts_text, txn_id, "|"), txn_id)
+    truth = pa.table({
+        "txn_id": txn_id, "is_fraud": pa.array(is_fraud), "fraud_type": pa.array(fraud_type, pa.string()),
+        "incident_id": pa.array(np.where(planted, t["incident"].to_numpy(), None), pa.string()), "p_fraud": pa.array(p_fraud),
     })
-    landing = routed(landing, t["ts"].to_numpy().astype("datetime64[D]"), landing["ts"].to_numpy() + "|" + txn_id, txn_id)
-    truth = pd.DataFrame({
-        "txn_id": txn_id, "is_fraud": is_fraud, "fraud_type": fraud_type,
-        "incident_id": np.where(planted, t["incident"].to_numpy(), None), "p_fraud": p_fraud,
-    })
-    reported = t["ts"].to_numpy()[is_fraud] + (rng.integers(10 * 86400, 61 * 86400, int(is_fraud.sum()))).astype("timedelta64[s]")
+    reported = ts[is_fraud] + rng.integers(10 * 86400, 61 * 86400, int(is_fraud.sum())).astype("timedelta64[s]")
     delivered = reported < np.datetime64(plan.end, "s")
-    reports = pd.DataFrame({
-        "txn_id": txn_id[is_fraud][delivered],
-        "reported_at": fmt_ts(reported[delivered]),
-        "fraud_type": fraud_type[is_fraud][delivered].astype(object),
-    })
-    reports = routed(reports, reported[delivered].astype("datetime64[D]"), reports["reported_at"].to_numpy() + "|" + reports["txn_id"].to_numpy(), reports["txn_id"].to_numpy())
-    return landing, truth, reports
+    reported = reported[delivered]
+    reported_ids = txn_id.filter(pa.array(is_fraud)).filter(pa.array(delivered))
+    reported_text = arrow_ts(reported)
+    reports = routed(
+        {"txn_id": reported_ids, "reported_at": reported_text, "fraud_type": fraud_type[is_fraud][delivered].astype(object)},
+        reported.astype("datetime64[D]"), pc.binary_join_element_wise(reported_text, reported_ids, "|"), reported_ids,
+    )
+    return rows, truth, reports

@@ -57,14 +57,15 @@ def write_batch(landing: Path, source: Source, batch: str, lines: list[bytes], p
     return {"source": source.name, "batch": batch, **{k: entry[k] for k in ("rows", "bytes", "sha256")}}
 
 
-def write_truth(landing: Path, block: int, truth: dict[str, pd.DataFrame]) -> None:
+def write_truth(landing: Path, block: int, truth: dict[str, pd.DataFrame | pa.Table]) -> None:
     """One Parquet part per truth table and block: ``_truth/<table>/part-<block>.parquet``."""
     for table, frame in truth.items():
         folder = landing / TRUTH_DIR / table
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"part-{block:05d}.parquet"
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+        table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, tmp)
         os.replace(tmp, path)
 
 
