@@ -15,6 +15,12 @@ from finlake.settings import load_settings
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
+# pytest-xdist workers run under a __main__ without __file__; pyspark.sql.connect (imported by
+# great_expectations) takes that for a doctest run and calls sys.exit(0) when grpc is missing.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
+
 
 @pytest.fixture(scope="session")
 def lake_home(tmp_path_factory):
