@@ -133,7 +133,6 @@ def _history(lake, args, waivers) -> int:
 
     from finlake.quality.reports import history
 
-    lake.spec(args.history)  # unknown table -> error listing known tables
     trends = history(_results(lake, F.col("table") == args.history), args.history, args.limit)
     table_waivers = [w for w in waivers if w["table"] == args.history]
     if args.json:
@@ -141,7 +140,8 @@ def _history(lake, args, waivers) -> int:
         return 0
     console = Console()
     if not trends:
-        console.print(f"no quality results for {args.history} yet")
+        checked = sorted({r["table"] for r in _results(lake)})
+        console.print(f"no quality results for {args.history}; tables with results: {', '.join(checked) or 'none yet'}")
     out = Table("expectation", "severity", "runs (oldest -> latest)", "latest observed", "latest run",
                 title=f"expectation trends for {args.history} ('.' pass, 'x' blocking fail, 'w' warning/waived fail)")
     for t in trends:

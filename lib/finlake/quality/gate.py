@@ -157,7 +157,7 @@ class QualityGate:
         waiver. Warnings are logged and the report returned.
         """
         suite = self.suite(table)
-        if not (df.storageLevel.useMemory or df.storageLevel.useDisk):
+        if not _reads_cached_data(df):
             log.warning("%s: gating a DataFrame that is not persisted; every GX metric job recomputes it", table)
         today = dt.datetime.now(dt.timezone.utc).date()
         waivers = self.waivers()
@@ -317,6 +317,16 @@ class QualityGate:
     # --- internals -------------------------------------------------------------------
     def _table_version(self, table: str) -> int | None:
         return self.lake.version(table) if self.lake.exists(table) else None
+
+
+def _reads_cached_data(df: DataFrame) -> bool:
+    """True if ``df`` is persisted or computed from a persisted DataFrame (e.g. ``split``'s output)."""
+    if df.storageLevel.useMemory or df.storageLevel.useDisk:
+        return True
+    try:
+        return "InMemoryRelation" in df._jdf.queryExecution().withCachedData().toString()
+    except Exception:  # not a classic JVM-backed DataFrame (Spark Connect): no cheap way to tell
+        return True
 
 
 def _failure_message(report: GateReport, suite: Suite) -> str:
