@@ -60,3 +60,14 @@ def test_runs_command_lists_runs_and_the_jobs_of_one(lake, capsys):
 
     assert main(["runs", "run-that-never-was", *home]) == 2
     assert "no run 'run-that-never-was'" in capsys.readouterr().err
+
+
+def test_run_command_exits_6_naming_the_owner_when_the_lake_is_locked(lake, capsys):
+    from finlake.runs import RunLock
+
+    with RunLock.acquire(lake.settings, "run-nightly", "2024-03-30"):
+        code = main(["run", "--as-of", "2024-03-31", "--home", lake.settings.home, "--engine", "bridge"])
+
+    assert code == 6
+    err = capsys.readouterr().err
+    assert "RunLockedError: the lake at" in err and "locked by run run-nightly (as_of 2024-03-30)" in err

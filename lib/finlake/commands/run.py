@@ -63,7 +63,7 @@ def cmd_run(args, settings) -> int:
     as_of = args.as_of or datetime.now(timezone.utc).date()
     report = run_pipeline(_lake(settings, "run"), as_of, from_stage=args.from_stage, until_stage=args.until_stage,
                           progress=(progress := choose_progress()), break_stale_lock=args.break_stale_lock)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=140)  # logs: no 80-column wrapping
     console.print(stage_table(progress.lines.values(), f"run {report.run_id} (as_of {as_of})"))
     if report.error is not None:
         print(f"error: {type(report.error).__name__}: {report.error}", file=sys.stderr)
@@ -153,9 +153,14 @@ def _label(node) -> str:
 def _grow(tree, node) -> None:
     for child in node.inputs:
         _grow(tree.add(_label(child)), child)
-    if node.batches:
-        batches = tree.add(f"{len(node.batches)} landing batch(es)")
-        for b in node.batches:
-            batches.add(", ".join(f"{k}={v}" for k, v in b.items() if k != "run_id"))
+    by_source: dict[str, list[dict]] = {}
+    for b in node.batches:
+        by_source.setdefault(b.get("source", "?"), []).append(b)
+    for source, batches in by_source.items():
+        # A daily source has hundreds of batches: one line per source; --json lists every batch.
+        names = sorted(str(b.get("batch")) for b in batches)
+        rows = sum(b.get("rows") or 0 for b in batches)
+        span = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+        tree.add(f"landing {source}: {len(batches)} batch(es) {span}, {rows:,} rows")
     if node.note and node.stage:
         tree.add(f"[dim]{node.note}[/]")

@@ -111,7 +111,15 @@ class LiveProgress(Progress):
         super().start(run_id, as_of, stages)
         self._title = f"finlake run {run_id} (as_of {as_of})"
         self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
+        original = sys.stderr
         self._live.start()
+        # Log lines written straight to the terminal would tear the live display; send them
+        # through Live's redirected stderr so they print above it.
+        self._rerouted = [h for h in logging.getLogger().handlers
+                          if isinstance(h, logging.StreamHandler) and h.stream is original]
+        for handler in self._rerouted:
+            handler.setStream(sys.stderr)
+        self._original_stderr = original
 
     def stage_finished(self, stage, status, note=""):
         super().stage_finished(stage, status, note)
@@ -123,6 +131,8 @@ class LiveProgress(Progress):
 
     def close(self) -> None:
         if self._live is not None:
+            for handler in self._rerouted:
+                handler.setStream(self._original_stderr)
             self._live.stop()
             self._live = None
 
@@ -135,8 +145,14 @@ def stage_table(lines, title: str) -> Table:
         table.add_row(line.name, f"[{STYLES.get(line.status, '')}]{status}[/]",
                       f"{line.rows_in:,}" if line.rows_in is not None else "",
                       f"{line.rows_out:,}" if line.rows_out is not None else "",
-                      f"{seconds:.1f}s" if seconds is not None else "", line.note)
+                      f"{seconds:.1f}s" if seconds is not None else "", _short(line.note))
     return table
+
+
+def _short(note: str, width: int = 90) -> str:
+    """First line of a note, cut to ``width``: the full error is printed after the table."""
+    first = note.splitlines()[0] if note else ""
+    return first if len(first) <= width else first[: width - 1] + "…"
 
 
 def choose_progress() -> Progress:
