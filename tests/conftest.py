@@ -50,3 +50,21 @@ def spark(settings):
     session = get_spark(settings, "finlake-tests")
     yield session
     session.stop()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Make ``--dist loadgroup`` honour ``xdist_group`` marks again.
+
+    pytest-xdist 3.8 tags a grouped test by setting ``item._nodeid``, which pytest 9 no longer
+    reads (the id lives in ``item._id``), so groups were silently spread over workers and every
+    worker rebuilt the group's expensive fixtures. Re-apply the tag where pytest 9 reads it.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodes import coerce_node_id
+
+    for item in items:
+        groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
