@@ -6,7 +6,8 @@
 Each scale runs the real CLI in a subprocess (Spark start-up included) into
 ``/tmp/finlake_bench/generate_s<scale>``, and records the wall time, the CPU seconds of the whole
 process tree (driver, JVM, Python workers; sampled from /proc), and the machine's load average,
-because on a shared machine wall time alone says little. Writes ``bench/results/generate.json``.
+because on a shared machine wall time alone says little. Writes ``bench/results/generate.json``
+(figures of scales not run this time are kept).
 """
 
 from __future__ import annotations
@@ -92,7 +93,11 @@ def main() -> None:
         results.append(result)
     out = Path(__file__).parent / "results" / "generate.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    # Keep the figures of scales not run this time, so scales can be measured one at a time.
+    earlier = json.loads(out.read_text()) if out.is_file() else []
+    fresh = {r["scale"] for r in results}
+    merged = sorted([r for r in earlier if r["scale"] not in fresh] + results, key=lambda r: r["scale"])
+    out.write_text(json.dumps(merged, indent=2) + "\n")
     print(f"wrote {out}")
 
 

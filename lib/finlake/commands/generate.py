@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import sys
 
 
 def register(subparsers, common) -> None:
@@ -25,6 +27,10 @@ def run(args: argparse.Namespace, settings) -> int:
     from finlake.generator import generate
     from finlake.spark import get_spark
 
+    if (settings.spark_master or "local").startswith("local"):
+        # The generator runs Python on the executors; PySpark starts them with $PYSPARK_PYTHON
+        # (default: whatever "python3" is on PATH), which may lack finlake and pandas.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = get_spark(settings, "finlake-generate")
     result = generate(
         spark, args.landing or settings.landing_root,
