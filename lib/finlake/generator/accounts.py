@@ -9,7 +9,7 @@ import pandas as pd
 
 from finlake.generator import churn as churn_model
 from finlake.generator import reference as ref
-from finlake.generator.customers import NEVER, Customers, _dates_between
+from finlake.generator.customers import NEVER, Customers, dates_between
 from finlake.generator.formats import TextRows, arrow_date, arrow_minor, as_arrow, fmt_date, fmt_ids, fmt_minor, routed
 from finlake.generator.plan import Plan
 
@@ -64,9 +64,9 @@ def draw_holdings(c: Customers, plan: Plan, rng: np.random.Generator) -> pd.Data
     active_to = c.active_to(plan)[cust]
     during = rng.random(m) < OPENED_DURING_PERIOD
     lo_before = c.open_date[cust]
-    before = _dates_between(lo_before, np.maximum(plan.start64, lo_before + 1), rng)
+    before = dates_between(lo_before, np.maximum(plan.start64, lo_before + 1), rng)
     lo_during = np.maximum(c.open_date[cust], plan.start64)
-    in_period = _dates_between(lo_during, active_to, rng)
+    in_period = dates_between(lo_during, active_to, rng)
     opened = np.where(during | (c.open_date[cust] >= plan.start64), in_period, before)
     opened[:n] = c.open_date  # the first savings account opens with the customer
     keep = opened < active_to
@@ -84,13 +84,13 @@ def close_and_price(holdings: pd.DataFrame, c: Customers, plan: Plan, rng: np.ra
     active_to = c.active_to(plan)[cust]
     lo = np.maximum(opened, plan.start64) + 1
     ordinary = (rng.random(m) < CLOSURES_PER_YEAR * years) & (product != PT["savings"]) & (active_to > lo)
-    close = np.where(ordinary, _dates_between(lo, active_to, rng), NEVER)
+    close = np.where(ordinary, dates_between(lo, active_to, rng), NEVER)
     # A customer in decline closes cards and investments before leaving; at churn everything closes.
     onset = c.onset[cust]
     sheddable = np.isin(product, [PT["credit_card"], PT["wealth"], PT["fund"], PT["insurance"]])
     lo_decline = np.maximum(onset, lo)
     shed = sheddable & (rng.random(m) < CLOSE_IN_DECLINE) & (lo_decline < active_to)
-    close = np.where(shed, np.minimum(close, _dates_between(lo_decline, active_to, rng)), close)
+    close = np.where(shed, np.minimum(close, dates_between(lo_decline, active_to, rng)), close)
     churn = c.churn[cust]
     close = np.where(churn < plan.end64, np.minimum(close, churn), close)
     close = np.where(close <= opened, NEVER, close)  # never close before opening
@@ -98,7 +98,7 @@ def close_and_price(holdings: pd.DataFrame, c: Customers, plan: Plan, rng: np.ra
     income = ref.INCOME_MONTHLY[c.income[cust]]
     is_card = product == PT["credit_card"]
     limit = np.where(is_card, np.round(income * rng.uniform(1.0, 4.0, m) / 1000) * 1000 + 5000, 0.0)
-    limit_date = np.where(is_card & (rng.random(m) < LIMIT_CHANGES * years), _dates_between(lo, np.minimum(close, plan.end64), rng), NEVER)
+    limit_date = np.where(is_card & (rng.random(m) < LIMIT_CHANGES * years), dates_between(lo, np.minimum(close, plan.end64), rng), NEVER)
     limit_date = np.where(limit_date < np.minimum(close, plan.end64), limit_date, NEVER)
     new_limit = np.round(limit * 1.5 / 1000) * 1000
     principal = np.where(product == PT["mortgage"], income * 12 * rng.uniform(3, 8, m),

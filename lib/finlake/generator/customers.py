@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from finlake.generator import churn as churn_model
 from finlake.generator import reference as ref
@@ -87,7 +86,7 @@ def _by_persona(persona: np.ndarray, table: np.ndarray, rng: np.random.Generator
     return np.minimum((rng.random(len(persona))[:, None] > cum).sum(axis=1), table.shape[1] - 1)
 
 
-def _dates_between(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def dates_between(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A uniform date in [lo, hi) per row (lo where the range is empty)."""
     span = np.maximum((hi - lo).astype(int), 1)
     return lo + (rng.random(len(lo)) * span).astype(int).astype("timedelta64[D]")
@@ -96,7 +95,7 @@ def _dates_between(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> 
 def _event_dates(p: float, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """With probability p a date in [lo, hi), else NEVER."""
     happens = (rng.random(len(lo)) < p) & (hi > lo)
-    return np.where(happens, _dates_between(lo, hi, rng), NEVER)
+    return np.where(happens, dates_between(lo, hi, rng), NEVER)
 
 
 def make_customers(plan: Plan, block: int, rng: np.random.Generator) -> Customers:
@@ -125,7 +124,7 @@ def make_customers(plan: Plan, block: int, rng: np.random.Generator) -> Customer
     adult = birth + np.timedelta64(int(18 * 365.25) + 1, "D")
     tenure = (1 + rng.exponential(5 * 365, n)).astype(int).astype("timedelta64[D]")
     old_open = np.maximum(plan.start64 - tenure, adult)
-    open_date = np.where(is_new, _dates_between(np.full(n, plan.start64), np.full(n, plan.end64 - 1), rng), old_open)
+    open_date = np.where(is_new, dates_between(np.full(n, plan.start64), np.full(n, plan.end64 - 1), rng), old_open)
     open_date = np.minimum(open_date, plan.end64 - 1)
 
     p_aum_mu = np.array([p.aum_log_mu for p in personas])[persona]
@@ -233,7 +232,7 @@ def make_consent(c: Customers, plan: Plan, rng: np.random.Generator) -> Consent:
     last = np.repeat(c.active_to(plan)[:, None], 4, axis=1).ravel()
     p_flip = np.where(initial, OPT_OUTS_PER_YEAR, OPT_INS_PER_YEAR).ravel() * years
     happens = (rng.random(4 * n) < p_flip) & (last > first)
-    flip = np.where(happens, _dates_between(first, last, rng), NEVER).reshape(n, 4)
+    flip = np.where(happens, dates_between(first, last, rng), NEVER).reshape(n, 4)
     listed_before = (rng.random(n) < DNC_AT_START) & (c.open_date < plan.start64)
     before = plan.start64 - rng.integers(1, 3 * 365, n).astype("timedelta64[D]")
     before = np.maximum(before, c.open_date)

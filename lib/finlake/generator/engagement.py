@@ -13,7 +13,7 @@ from finlake.generator.customers import Consent, Customers
 from finlake.generator.formats import TextRows, arrow_ids, arrow_ts_offset, as_arrow, fmt_ids, fmt_ts, fmt_yn, routed
 from finlake.generator.fraud import APP_EVENT_COLUMNS, burst_offsets
 from finlake.generator.plan import Plan
-from finlake.generator.transactions import day_intensity, hours_of, pick_by_rows, pick_device
+from finlake.generator.transactions import day_intensity, hours_of, pick_by_rows
 
 EVENTS_PER_SESSION = 2.0  # after the login
 # Event types after the login: page_view, product_view, search, apply_start, apply_submit, password_reset

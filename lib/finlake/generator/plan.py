@@ -34,7 +34,6 @@ def rng_for(seed: int, *stream: int) -> np.random.Generator:
 STREAM_PLAN = 1
 STREAM_CUSTOMERS = 10
 STREAM_ACCOUNTS = 11
-STREAM_CHURN = 12
 STREAM_TXNS = 13
 STREAM_FRAUD = 14
 STREAM_ENGAGEMENT = 15

@@ -31,7 +31,6 @@ RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
 ACQUISITION_CHANNELS = ("branch", "mobile_app", "online", "referral", "payroll", "partner")
 COMPLAINT_CATEGORIES = ("fees", "service", "app_issue", "card", "loan", "wealth_product", "other")
 EVENT_TYPES = ("login", "page_view", "product_view", "search", "apply_start", "apply_submit", "password_reset")
-FRAUD_TYPES = ("card_testing", "account_takeover", "impossible_travel", "compromised_merchant", "other")
 DNC_REASONS = ("customer_request", "complaint", "regulator")
 BANKS = ("ICBC", "CCB", "ABC", "BOC", "BCM", "CMB", "CIB", "SPDB", "CITIC", "PAB")
 DEVICE_MODELS = (
@@ -76,7 +75,6 @@ MCC_AMOUNT_SHIFT = np.array(
     [-1.5, 2.0, 0.3, 1.5, 2.0, 0.5, -0.3, 0.3, 0.5, 1.5, -0.3, -1.0, -0.2, 2.0, 0.0, 2.5, 1.2, 1.5, 0.8, 1.5]
 )
 ATM_MCC = "6011"
-ALL_MCC = tuple(sorted(SPEND_MCC + (ATM_MCC,)))
 
 # --- names --------------------------------------------------------------------------------------
 SURNAMES = tuple("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈")
@@ -193,7 +191,6 @@ PRODUCTS = (
     ("P019", "insurance", "养老年金保险", "R2", 10000, 3.00),
     ("P020", "insurance", "意外保险", "R1", 100, None),
 )
-PRODUCT_IDS = tuple(p[0] for p in PRODUCTS)
 PRODUCT_TYPE_OF = {p[0]: p[1] for p in PRODUCTS}
 CAMPAIGN_PRODUCTS = ("P005", "P006", "P007", "P010", "P011", "P012", "P015", "P016", "P017", "P018", "P019")
 # Response multiplier of persona (rows, PERSONAS order) x product type (columns, OPTIONAL_PRODUCTS
