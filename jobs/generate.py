@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 
 
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     from finlake.settings import load_settings
     from finlake.spark import get_spark
 
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):  # run locally, not under spark-submit
+        # Executors run the generator in Python; make them use this interpreter (it has finlake).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
         settings = load_settings()
         result = generate(
