@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
@@ -47,6 +48,9 @@ def _local_conf() -> dict[str, str]:
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
+        # Python workers run on this machine: use this interpreter (with finlake installed),
+        # not whatever 'python3' is first on PATH.
+        "spark.pyspark.python": sys.executable,
     }
 
 
