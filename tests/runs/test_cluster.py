@@ -2,8 +2,9 @@
 
 A master and two workers (1 core, 1g each) run on 127.0.0.1 from the pyspark package; the
 pipeline is submitted with ``spark-submit --py-files finlake.zip jobs/run_pipeline.py`` exactly as
-docs/runs.md says. The same landing files are run in local mode in this process, and every table
-of the two lakes is compared with delta-rs, ignoring run ids and processing timestamps. Every
+docs/runs.md says. The same job from the same archive runs the same landing files in local mode,
+and every table of the two lakes is compared with delta-rs, ignoring run ids and processing
+timestamps. Every
 process the test starts is killed by a finalizer, and the ports it used are checked free.
 """
 
@@ -26,9 +27,6 @@ import pytest
 from deltalake import DeltaTable
 
 from finlake.catalog import PROJECT_ROOT
-from finlake.lake import Lake
-from finlake.runs import run_pipeline
-from finlake.settings import load_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("runs")]
 
@@ -124,8 +122,15 @@ def landing(spark, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
+    """dist/ built from the committed tree (HEAD) when this is a git checkout, so colleagues'
+    uncommitted work in a shared checkout cannot change what both runs execute."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "build_dist.sh")], cwd=PROJECT_ROOT, check=True,
+    source = PROJECT_ROOT
+    if (PROJECT_ROOT / ".git").exists():
+        source = tmp_path_factory.mktemp("head")
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=PROJECT_ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    subprocess.run(["bash", str(source / "scripts" / "build_dist.sh")], cwd=source, check=True,
                    env={**os.environ, "DIST_DIR": str(out), "PYTHON": sys.executable})
     return out
 
@@ -147,28 +152,36 @@ def _content(path: Path) -> list[str]:
     return sorted(repr(row) for row in df.rows())
 
 
-def test_pipeline_on_a_standalone_cluster_matches_local_mode(spark, standalone_cluster, landing, dist, tmp_path):
-    local_home, cluster_home = tmp_path / "local", tmp_path / "cluster"
-    local_settings = load_settings(overrides=_lake_settings(local_home, landing), environ={})
-    local = run_pipeline(Lake(spark, local_settings), AS_OF, until_stage=UNTIL)
-    statuses = {s.stage: s.status for s in local.stages}
-    assert statuses["ingest"] == statuses["clean"] == "success", local.error
+def _submit(dist: Path, home: Path, landing: Path, env: dict, master: str | None, cwd: Path) -> subprocess.CompletedProcess:
+    """jobs/run_pipeline.py from the archive: spark-submit to ``master``, or plain Python in local mode."""
+    env = {**env, **{f"FINLAKE_{k.upper()}": v for k, v in _lake_settings(home, landing).items()}}
+    job = [str(dist / "jobs" / "run_pipeline.py"), "--as-of", AS_OF.isoformat(), "--until", UNTIL]
+    if master is None:
+        env.update(PYTHONPATH=str(dist / "finlake.zip"), FINLAKE_SPARK_MASTER="local[2]",
+                   FINLAKE_SPARK_CONF='{"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "4"}')
+        command = [sys.executable, *job]
+    else:
+        command = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", master,
+                   "--driver-memory", "2g", "--executor-memory", "1g", "--total-executor-cores", "2",
+                   "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
+                   "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=4",
+                   "--py-files", str(dist / "finlake.zip"), *job]
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=2400)
+    (cwd / f"{home.name}.log").write_text(done.stdout + done.stderr)
+    return done
 
-    env = {**standalone_cluster["env"], **{f"FINLAKE_{k.upper()}": v
-                                           for k, v in _lake_settings(cluster_home, landing).items()}}
-    submitted = subprocess.run(
-        [str(SPARK_HOME / "bin" / "spark-submit"), "--master", standalone_cluster["master"],
-         "--driver-memory", "2g", "--executor-memory", "1g", "--total-executor-cores", "2",
-         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
-         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=4",
-         "--py-files", str(dist / "finlake.zip"), str(dist / "jobs" / "run_pipeline.py"),
-         "--as-of", AS_OF.isoformat(), "--until", UNTIL],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
-    (tmp_path / "spark-submit.log").write_text(submitted.stdout + submitted.stderr)
-    # The same outcome as local mode (a later stage still in development may stop both at its gate).
-    assert submitted.returncode == local.exit_code, submitted.stderr[-5000:]
-    assert f"using the master chosen by spark-submit: {standalone_cluster['master']}" in submitted.stderr
-    assert f"finlake imported from {dist / 'finlake.zip'}" in submitted.stderr
+
+def test_pipeline_on_a_standalone_cluster_matches_local_mode(standalone_cluster, landing, dist, tmp_path):
+    local_home, cluster_home = tmp_path / "local", tmp_path / "cluster"
+    local = _submit(dist, local_home, landing, standalone_cluster["env"], None, tmp_path)
+    assert "stage=clean status=success" in local.stderr, local.stderr[-5000:]
+    assert f"finlake imported from {dist / 'finlake.zip'}" in local.stderr
+
+    cluster = _submit(dist, cluster_home, landing, standalone_cluster["env"], standalone_cluster["master"], tmp_path)
+    # The same outcome as local mode (a stage still in development may stop both at its gate).
+    assert cluster.returncode == local.returncode, cluster.stderr[-5000:]
+    assert f"using the master chosen by spark-submit: {standalone_cluster['master']}" in cluster.stderr
+    assert f"finlake imported from {dist / 'finlake.zip'}" in cluster.stderr
     apps = json.load(urllib.request.urlopen(f"http://127.0.0.1:{standalone_cluster['ui']}/json/", timeout=5))
     assert [a["name"] for a in apps["completedapps"]] == ["finlake-run_pipeline"]
 
