@@ -36,7 +36,7 @@ from finlake.settings import load_settings
 from finlake.spark import get_spark
 
 
-def wait_for_all(barrier: Path, point: str, workers: int, me: int, timeout: float = 120) -> None:
+def wait_for_all(barrier: Path, point: str, workers: int, me: int, timeout: float = 500) -> None:
     barrier.mkdir(parents=True, exist_ok=True)
     (barrier / f"{point}.{me}").touch()
     deadline = time.monotonic() + timeout

@@ -5,8 +5,11 @@ running writer processes. Never finlake code on the checking side: delta-rs and 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -109,12 +112,22 @@ def files_on_disk(table_path: str) -> set[str]:
             if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts)}
 
 
-def run_workers(jobs: list[dict], timeout: float = 300) -> list[subprocess.CompletedProcess]:
-    """Run one ``lake_worker.py`` process per job, all at once; wait for every one."""
+def run_workers(jobs: list[dict], timeout: float = 600) -> list[subprocess.CompletedProcess]:
+    """Run one ``lake_worker.py`` process per job, all at once; wait for every one.
+
+    Never raises on a slow worker: after ``timeout`` seconds its process group (the worker and
+    its JVM) is killed and the result says so, for the test to report.
+    """
     procs = [subprocess.Popen([sys.executable, WORKER, json.dumps(job)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for job in jobs]
+                              stderr=subprocess.PIPE, text=True, start_new_session=True) for job in jobs]
+    deadline = time.monotonic() + timeout
     done = []
     for proc in procs:
-        out, err = proc.communicate(timeout=timeout)
+        try:
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            err += f"\n[lakecheck: worker killed after {timeout:.0f}s]"
         done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return done

@@ -16,7 +16,7 @@ import pytest
 
 from lakecheck import canonical, run_workers, spark_rows
 
-pytestmark = [pytest.mark.xdist_group("lake")]
+pytestmark = [pytest.mark.xdist_group("lake-processes")]
 
 TABLE = "contract.accounts"
 
@@ -51,12 +51,13 @@ def race(spark, settings, catalog, tmp_path_factory):
     jobs = [{"home": str(root), "table_root": local.table_root, "schemas": schemas, "table": TABLE,
              "worker": w, "workers": 2, "run_id": f"race-{w}", "hook": "barrier",
              "barrier": str(root / "barrier"), "steps": steps(w)} for w in (1, 2)]
-    results = [outcomes(p) for p in run_workers(jobs)]
-    return lake, results
+    # Parsed by each test, so one failed run is reported, not re-run, for every test.
+    return lake, run_workers(jobs)
 
 
 def test_concurrent_appends_both_land(race):
-    lake, results = race
+    lake, procs = race
+    results = [outcomes(p) for p in procs]
     appends = [r["0-append"] for r in results]
     assert all(a["ok"] for a in appends)
     assert sorted(a["version"] for a in appends) == [1, 2]
@@ -65,7 +66,8 @@ def test_concurrent_appends_both_land(race):
 
 
 def test_conflicting_overwrites_exactly_one_wins(race):
-    lake, results = race
+    lake, procs = race
+    results = [outcomes(p) for p in procs]
     overwrites = [r["1-overwrite"] for r in results]
     winners = [o for o in overwrites if o["ok"]]
     losers = [o for o in overwrites if not o["ok"]]
@@ -77,7 +79,8 @@ def test_conflicting_overwrites_exactly_one_wins(race):
 
 
 def test_conflicting_merges_exactly_one_wins(race):
-    lake, results = race
+    lake, procs = race
+    results = [outcomes(p) for p in procs]
     merges = [r["2-merge"] for r in results]
     winners = [m for m in merges if m["ok"]]
     assert len(winners) == 1 and winners[0]["version"] == 4
@@ -89,7 +92,8 @@ def test_conflicting_merges_exactly_one_wins(race):
 
 
 def test_every_version_after_the_race_reads_the_same_in_an_independent_reader(race, reader):
-    lake, _ = race
+    lake, procs = race
+    assert all(p.returncode == 0 for p in procs), [p.stderr[-2000:] for p in procs]
     path = lake.path(TABLE)
     assert lake.version(TABLE) == reader.version(path) == 4
     columns = reader.columns(path)

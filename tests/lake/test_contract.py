@@ -407,3 +407,10 @@ def test_partition_values_with_special_characters_and_nulls_round_trip(lake, df,
     got = {r[0]: r[2] for r in table_rows(lake, REGIONS)}
     assert got == {2: "space again", 4: "null", 5: "empty", 6: "unicode colon hash", 7: "replaced"}
     assert_readers_agree(REGIONS)
+
+
+def test_merge_matches_null_keys_null_safely(lake, df, assert_readers_agree):
+    lake.append(REGIONS, df(REGIONS, [(1, "a", "x"), (2, None, "y")]))
+    lake.merge(REGIONS, df(REGIONS, [(3, None, "z"), (4, "b", "w")]), keys=["region"])
+    assert table_rows(lake, REGIONS) == expected(lake, REGIONS, [(1, "a", "x"), (3, None, "z"), (4, "b", "w")])
+    assert_readers_agree(REGIONS)

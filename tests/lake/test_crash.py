@@ -17,7 +17,7 @@ import pytest
 
 from lakecheck import canonical, files_on_disk, run_workers, spark_rows
 
-pytestmark = [pytest.mark.xdist_group("lake")]
+pytestmark = [pytest.mark.xdist_group("lake-processes")]
 
 TABLE = "contract.accounts"
 

@@ -14,7 +14,10 @@ How a write works:
    read the table (overwrite, replace, merge, delete), that no one committed since it read. Then
    delta-rs commits the Add and Remove actions in one transaction with the job's metadata.
 A writer that dies before step 3 leaves files no version references: invisible to readers,
-deleted by ``vacuum``.
+deleted by ``vacuum``. A write that fails for any other reason (a NOT NULL column holding
+nulls, seen in the footer null counts; a conflict; a failed commit) deletes its own files.
+``merge_schema`` adds the new nullable columns in a commit of their own just before the data
+commit, under the same lock (delta-rs cannot change the schema inside a write transaction).
 
 Reads resolve the snapshot (latest, version or timestamp) with delta-rs and hand Spark the file
 list with the Delta schema; partition values come from the directory names, typed by that schema
@@ -257,23 +260,23 @@ class BridgeEngine:
         files = dt.file_uris()
         touched: set[str] = set()
         if files:
-            target = self._read_files(path, files, schema)
-            hits = (target.select(*keys, F.col("_metadata.file_path").alias("_f"))
-                    .join(source.select(*keys), list(keys), "left_semi").select("_f").distinct().collect())
+            # Keys match null-safely (<=>), as in the native engine's merge condition.
+            target = self._read_files(path, files, schema).select(*keys, F.col("_metadata.file_path").alias("_f"))
+            keyed = source.select(*keys)
+            hits = (target.join(keyed, _same_keys(target, keyed, keys), "left_semi")
+                    .select("_f").distinct().collect())
             touched = {_normalise(r["_f"]) for r in hits}
-        s = source.alias("s")
         if touched:
             # _t marks target rows: after a full outer join it is null exactly for source-only keys.
             t = self._read_files(path, sorted(touched), schema).withColumn("_t", F.lit(True))
-            joined = t.alias("t").join(s, list(keys), "full_outer")
+            joined = t.alias("t").join(source.alias("s"), _same_keys(t, source, keys), "full_outer")
             t_present = F.col("t._t").isNotNull()
             s_present = F.col("s._finlake_delete").isNotNull()
             deleted = s_present & F.col("s._finlake_delete")
             take_source = s_present & ~deleted & (F.lit(update) | ~t_present)
             keep_target = t_present & ~deleted & ~take_source
             out = joined.filter(take_source | keep_target).select(*[
-                (F.col(c) if c in keys else F.when(take_source, F.col(f"s.{c}")).otherwise(F.col(f"t.{c}"))).alias(c)
-                for c in columns
+                F.when(take_source, source[f"`{c}`"]).otherwise(t[f"`{c}`"]).alias(c) for c in columns
             ])
         else:
             out = source.filter(~F.col("_finlake_delete")).select(*columns)
@@ -377,6 +380,15 @@ class BridgeEngine:
                     msg = f"{operation} skipped: transaction {txn.app_id}:{txn.version} is already committed to {path}"
                     log.info(msg)
                     return CommitResult(table=path, operation=operation, version=dt.version(), skipped=True, message=msg)
+            fs, root = self._fs(path)
+            gone = [a.path for a, info in zip(adds, fs.get_file_info([f"{root}/{a.path}" for a in adds]))
+                    if info.type != pafs.FileType.File]
+            if gone:  # a vacuum with a retention shorter than this write deleted its files
+                self._discard(path, adds)
+                raise ConflictError(
+                    f"{operation} on {path}: {len(gone)} staged files (e.g. {gone[0]}) were deleted before the "
+                    "commit, most likely by a vacuum with a short retention; nothing was committed. Rerun the write"
+                )
             if depends_on_read and dt.version() != read_version:
                 self._discard(path, adds)
                 raise ConflictError(
@@ -517,6 +529,13 @@ def _partition_values(rel: str, partition_by: tuple[str, ...]) -> dict[str, str 
     if missing:
         raise RuntimeError(f"file {rel} lacks partition directories for {missing}")
     return {c: values[c] for c in partition_by}
+
+
+def _same_keys(left: DataFrame, right: DataFrame, keys: tuple[str, ...]):
+    condition = left[f"`{keys[0]}`"].eqNullSafe(right[f"`{keys[0]}`"])
+    for k in keys[1:]:
+        condition = condition & left[f"`{k}`"].eqNullSafe(right[f"`{k}`"])
+    return condition
 
 
 def _check_not_null(path: str, schema: T.StructType, partition_by: tuple[str, ...], staged: list) -> None:

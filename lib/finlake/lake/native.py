@@ -41,6 +41,10 @@ def _conflict(exc: Exception) -> bool:
     return type(exc).__name__.startswith("Concurrent") or "Concurrent" in str(exc)[:200]
 
 
+def _not_null(exc: Exception) -> bool:
+    return "DELTA_NOT_NULL_CONSTRAINT_VIOLATED" in str(exc) or "NOT NULL constraint violated" in str(exc)
+
+
 class NativeEngine:
     name = "native"
 
@@ -123,6 +127,8 @@ class NativeEngine:
                 raise ConflictError(f"{meta['finlake.operation']} on {path} conflicted with another writer: {exc}") from exc
             if "does not conform" in str(exc) or "DELTA_REPLACE_WHERE_MISMATCH" in str(exc):
                 raise SchemaMismatchError(f"replace_where on {path}: {exc}") from exc
+            if _not_null(exc):
+                raise SchemaMismatchError(f"write to {path}: a column declared NOT NULL would hold nulls: {exc}") from exc
             raise
         return self._result(path, meta["finlake.operation"])
 
@@ -132,20 +138,25 @@ class NativeEngine:
             raise ValueError(f"merge into {path}: the source has more than one row for key {dup[0].asDict()}")
         target_cols = self.schema(path).fieldNames()
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        builder = self._table(path).alias("t").merge(df.alias("s"), cond)
+        # delete_when is evaluated on the source row alone (as in the bridge), before the join,
+        # so a column name in it cannot be ambiguous between target and source.
+        flagged = df.withColumn("_finlake_delete", F.coalesce(F.expr(delete_when), F.lit(False)) if delete_when
+                                else F.lit(False))
+        builder = self._table(path).alias("t").merge(flagged.alias("s"), cond)
         values = {f"`{c}`": f"s.`{c}`" for c in target_cols}
         if delete_when:
-            builder = builder.whenMatchedDelete(condition=delete_when)
+            builder = builder.whenMatchedDelete(condition="s._finlake_delete")
         if update:
             builder = builder.whenMatchedUpdate(set=values)
-        builder = builder.whenNotMatchedInsert(condition=f"NOT coalesce({delete_when}, false)" if delete_when else None,
-                                               values=values)
+        builder = builder.whenNotMatchedInsert(condition="NOT s._finlake_delete", values=values)
         self._sql_txn(meta, txn)
         try:
             builder.execute()
         except Exception as exc:
             if _conflict(exc):
                 raise ConflictError(f"MERGE on {path} conflicted with another writer: {exc}") from exc
+            if _not_null(exc):
+                raise SchemaMismatchError(f"MERGE into {path}: a column declared NOT NULL would hold nulls: {exc}") from exc
             raise
         finally:
             self._clear_sql_txn()
