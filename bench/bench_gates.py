@@ -121,6 +121,7 @@ def time_gate(spark, lake, settings, expectations_dir, df, run_id: str) -> dict:
     report = gate.check(good, "cleaned.bench_txn")
     out["check_s"] = time.perf_counter() - t0
     out["check_jobs"] = jobs_in(spark, f"{run_id}-check")
+    out.update({f"check_{k}": v for k, v in report.timings.items()})
     sc.setJobGroup(f"{run_id}-quarantine", "quarantine")
     t0 = time.perf_counter()
     result = gate.quarantine(bad, "cleaned.bench_txn", txn=WriteTxn("bench", int(time.time())))
@@ -198,6 +199,7 @@ def main() -> None:
             "split_s_median": median("split_s", runs),
             "check_s_median": median("check_s", runs),
             "quarantine_s_median": median("quarantine_s", runs),
+            "check_parts_s_median": {k: median(f"check_{k}", runs) for k in ("validate_s", "record_s", "data_docs_s")},
             "check_spark_jobs": runs[-1]["check_jobs"],
             "quarantined_rows": runs[-1]["quarantined_rows"],
             "gx_only": {label: {"gx_s_median": median("gx_s", items), "spark_jobs": items[-1]["gx_jobs"]}

@@ -18,8 +18,6 @@ from finlake.quality import QualityGate
 
 from quality_helpers import ACCOUNTS_ROWS, expectation, write_suite
 
-pytestmark = pytest.mark.xdist_group("quality")
-
 TABLE = "cleaned.qt_accounts"
 
 

@@ -12,7 +12,7 @@ import pytest
 from finlake.lake import WriteTxn
 from quality_helpers import expectation, write_suite
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quality")]
+pytestmark = pytest.mark.slow
 
 TABLE = "cleaned.qt_accounts"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -52,6 +53,8 @@ class GateReport:
     data_docs_path: str | None
     table_version: int | None
     waivers: list[Waiver] = field(default_factory=list)
+    # Seconds spent in GX validation, recording results and building Data Docs.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def blocking_failures(self) -> list[CheckResult]:
@@ -162,7 +165,10 @@ class QualityGate:
         today = dt.datetime.now(dt.timezone.utc).date()
         waivers = self.waivers()
         active = {w.expectation: w.describe() for w in waivers if w.table == table and w.active(today)}
+        clock = time.perf_counter()
         outcome = gx_runner.validate(df, suite, self.settings.quality_root, self.run_id, active)
+        timings = {"validate_s": time.perf_counter() - clock}
+        clock = time.perf_counter()
         checks = [self._waive(self._to_result(suite, o), waivers, today) for o in outcome.results]
         table_version = self._table_version(table)
         pending = [r for r in self._pending if r.table == table]
@@ -170,6 +176,7 @@ class QualityGate:
         results.record(self.lake, pending + checks, self.run_id, table, table_version)
         for other in sorted({r.table for r in self._pending}):
             self._flush_table(other)
+        timings["record_s"] = time.perf_counter() - clock
         report = GateReport(
             table=table,
             run_id=self.run_id,
@@ -179,13 +186,18 @@ class QualityGate:
             table_version=table_version,
             waivers=[w for w in waivers if w.table == table],
         )
+        clock = time.perf_counter()
         try:
             docs = gx_runner.build_docs(self.settings.quality_root, outcome, banners.gate_banner(report, suite),
                                         banners.waivers_banner(waivers, today))
             report = dataclasses.replace(report, data_docs_path=str(docs))
         except Exception:  # Data Docs are for reading; a rendering bug must not decide the gate
             log.exception("%s: building Data Docs failed; results are in quality.results", table)
+        timings["data_docs_s"] = time.perf_counter() - clock
+        report = dataclasses.replace(report, timings={k: round(v, 3) for k, v in timings.items()})
         self.reports[table] = report
+        log.info("%s: gate took %.1fs (GX %.1fs, results %.1fs, Data Docs %.1fs)", table, sum(timings.values()),
+                 timings["validate_s"], timings["record_s"], timings["data_docs_s"])
         for r in report.warnings:
             log.warning("quality warning: %s", r.describe())
         if not report.passed:
