@@ -103,7 +103,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     (work / "schemas" / "bench").mkdir(parents=True)
     for table in ("events", "warmup"):  # warmup: an untimed first write, so JIT and caches are warm
-        (work / "schemas" / "bench" / f"{table}.yaml").write_text(SCHEMA.format(name=f"bench.{table}"))
+        (work / "schemas" / "bench" / f"{table}.yaml").write_text(SCHEMA.replace("{name}", f"bench.{table}"))
     settings = load_settings(overrides={
         "home": str(work / "home"), "lake_engine": "bridge", "spark_master": args.master,
         "spark_conf": {"spark.driver.memory": "2g"},
