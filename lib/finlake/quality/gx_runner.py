@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SITE_NAME = "finlake"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+INDEX_LIMIT = 200
 _LOCK = threading.Lock()
 _CONTEXTS: dict[str, Any] = {}
 
@@ -73,7 +74,11 @@ def _context(quality_root: str):
                         "class_name": "TupleFilesystemStoreBackend",
                         "base_directory": str(root / "data_docs"),
                     },
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    # GX re-reads every listed validation result to draw the index, on every
+                    # gate: list the latest INDEX_LIMIT; older pages stay on disk, and trends
+                    # are in 'finlake quality --history'.
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                                           "validation_results_limit": INDEX_LIMIT},
                 }
             },
             analytics_enabled=False,
