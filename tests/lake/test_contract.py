@@ -414,3 +414,21 @@ def test_merge_matches_null_keys_null_safely(lake, df, assert_readers_agree):
     lake.merge(REGIONS, df(REGIONS, [(3, None, "z"), (4, "b", "w")]), keys=["region"])
     assert table_rows(lake, REGIONS) == expected(lake, REGIONS, [(1, "a", "x"), (3, None, "z"), (4, "b", "w")])
     assert_readers_agree(REGIONS)
+
+
+def test_a_write_that_fails_midway_leaves_no_files_behind(lake, df, reader):
+    from pathlib import Path
+
+    from pyspark.sql import functions as F
+
+    lake.append(ACCOUNTS, df(ACCOUNTS, [acct("a", "1.00")]))
+    path = lake.path(ACCOUNTS)
+    before = files_on_disk(path)
+    failing = df(ACCOUNTS, [acct("b", "2.00"), acct("c", "3.00")]).withColumn(
+        "segment", F.when(F.col("account_id") == "c", F.raise_error(F.lit("source system hiccup"))).otherwise(F.col("segment")))
+    with pytest.raises(Exception, match="source system hiccup"):
+        lake.append(ACCOUNTS, failing)
+    assert lake.version(ACCOUNTS) == 1 and reader.version(path) == 1
+    assert files_on_disk(path) == before
+    staging = Path(path, "_staging")
+    assert not staging.exists() or not any(staging.iterdir())

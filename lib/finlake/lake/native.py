@@ -74,7 +74,11 @@ class NativeEngine:
             builder = builder.property(key, value)
         if spec.description:
             builder = builder.comment(spec.description)
-        builder.execute()
+        self._sql_txn(meta, None)
+        try:
+            builder.execute()
+        finally:
+            self._clear_sql_txn()
         return self.version(path)
 
     def schema(self, path: str) -> T.StructType:
@@ -126,7 +130,9 @@ class NativeEngine:
             if _conflict(exc):
                 raise ConflictError(f"{meta['finlake.operation']} on {path} conflicted with another writer: {exc}") from exc
             if "does not conform" in str(exc) or "DELTA_REPLACE_WHERE_MISMATCH" in str(exc):
-                raise SchemaMismatchError(f"replace_where on {path}: {exc}") from exc
+                raise SchemaMismatchError(
+                    f"replace_where on {path}: some rows to write do not match the predicate '{predicate}': {exc}"
+                ) from exc
             if _not_null(exc):
                 raise SchemaMismatchError(f"write to {path}: a column declared NOT NULL would hold nulls: {exc}") from exc
             raise
@@ -189,8 +195,17 @@ class NativeEngine:
         if version is not None:
             reader = reader.option("versionAsOf", version)
         if timestamp is not None:
+            if timestamp.tzinfo is None:  # a naive time means UTC, as in the bridge
+                timestamp = timestamp.replace(tzinfo=timezone.utc)
             reader = reader.option("timestampAsOf", timestamp.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
-        return reader.load(path)
+        try:
+            return reader.load(path)
+        except Exception as exc:
+            if version is not None:
+                raise ValueError(f"{path} has no version {version}: {exc}") from exc
+            if timestamp is not None:
+                raise ValueError(f"{path} has no version at or before {timestamp.isoformat()}: {exc}") from exc
+            raise
 
     def history(self, path: str, limit: int | None) -> list[HistoryEntry]:
         rows = self._table(path).history(limit).collect() if limit else self._table(path).history().collect()
@@ -213,9 +228,10 @@ class NativeEngine:
 
     def vacuum(self, path: str, retention_hours: float, dry_run: bool) -> list[str]:
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        mode = "DRY RUN" if dry_run else ""
-        rows = self.spark.sql(f"VACUUM delta.`{path}` RETAIN {retention_hours} HOURS {mode}").collect()
-        return [r[0] for r in rows] if dry_run else []
+        files = [r[0] for r in self.spark.sql(f"VACUUM delta.`{path}` RETAIN {retention_hours} HOURS DRY RUN").collect()]
+        if not dry_run:
+            self.spark.sql(f"VACUUM delta.`{path}` RETAIN {retention_hours} HOURS").collect()
+        return files
 
     def compact(self, path: str, target_file_bytes: int, meta: dict[str, str]) -> CommitResult:
         self.spark.conf.set("spark.databricks.delta.optimize.maxFileSize", str(target_file_bytes))
@@ -232,7 +248,11 @@ class NativeEngine:
 
     def set_properties(self, path: str, props: dict[str, str], meta: dict[str, str]) -> int:
         assignments = ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
-        self.spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
+        self._sql_txn(meta, None)
+        try:
+            self.spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
+        finally:
+            self._clear_sql_txn()
         return self.version(path)
 
     def info(self, path: str) -> dict[str, Any]:
