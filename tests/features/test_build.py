@@ -1,0 +1,118 @@
+"""build_features end to end on a tiny lake: incremental months, recompute one month, the gate.
+
+The tests run in order on one lake (module fixture): first build, a new month arrives, one month
+is recomputed, a rerun of a run is a no-op, bad data stops every write.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from finlake.errors import QualityGateError
+from finlake.features import build_features
+from finlake.lake import Lake
+from finlake.settings import load_settings
+
+pytestmark = pytest.mark.xdist_group("features-build")
+
+TABLES = ("features.customer_monthly", "features.customer_tags", "features.churn_labels", "features.transaction_fraud")
+
+
+def _txns(first: date, last: date) -> list[dict]:
+    """Two customers posting every third day: one card spend each, C2 also transfers out."""
+    rows, day, n = [], first, 0
+    while day <= last:
+        for cid, card in (("C1", "K1"), ("C2", "K2")):
+            n += 1
+            rows.append({"txn_id": f"T{n:014d}", "customer_id": cid, "card_id": card, "merchant_id": "M1",
+                         "ts": datetime(day.year, day.month, day.day, 3), "business_date": day, "amount": 25.0,
+                         "mcc": "5411", "city_code": "110000"})
+        day += timedelta(days=3)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def lake(spark, tmp_path_factory, make):
+    home = tmp_path_factory.mktemp("features-lake")
+    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]"},
+                             environ={})
+    lake = Lake(spark, settings)
+    cleaned = {
+        "cleaned.customers": [{"customer_id": "C1"}, {"customer_id": "C2", "birth_year": 1955}],
+        "cleaned.accounts": [{"account_id": "A1", "customer_id": "C1"},
+                             {"account_id": "A2", "customer_id": "C2", "close_date": date(2024, 4, 20)}],
+        "cleaned.transactions": _txns(date(2024, 1, 1), date(2024, 4, 30)),
+        "cleaned.balances": [{"account_id": a, "month_end": m, "balance": 1000.0}
+                             for a in ("A1", "A2") for m in (date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 31))],
+        "cleaned.app_events": [{"event_id": "E1", "customer_id": "C1", "ts": datetime(2024, 2, 3, 8)}],
+        "cleaned.complaints": [{"complaint_id": "Q1", "customer_id": "C2", "ts": datetime(2024, 3, 3, 8)}],
+        "cleaned.contacts": [{"contact_id": "K1", "customer_id": "C1", "ts": datetime(2024, 3, 5, 8), "outcome": "opened"}],
+        "cleaned.fraud_reports": [{"txn_id": "T00000000000002", "business_date": date(2024, 1, 25)}],
+    }
+    for table, rows in cleaned.items():
+        lake.overwrite(table, make(table, rows))
+    return lake
+
+
+def partitions(lake, table, column="as_of"):
+    rows = lake.read(table).groupBy(column, "_run_id").count().collect()
+    return {(r[0], r["_run_id"]): r["count"] for r in rows}
+
+
+def test_first_build_computes_every_complete_month_in_one_run(lake):
+    report = build_features(lake, lake.settings, "run-1")
+    assert report.observed_until == date(2024, 5, 1)
+    assert report.tables["features.customer_monthly"].partitions == [date(2024, m, 1) for m in (2, 3, 4, 5)]
+    assert report.tables["features.churn_labels"].partitions == [date(2024, 2, 1)]  # Feb 1 + 90 days = May 1
+    assert report.tables["features.transaction_fraud"].partitions == [date(2024, m, 1) for m in (1, 2, 3, 4)]
+    monthly = lake.read("features.customer_monthly").where("as_of = DATE'2024-05-01'").orderBy("customer_id").collect()
+    assert [(r.customer_id, r.txn_count_30d, r.fraud_victim) for r in monthly] == [("C1", 10, False), ("C2", 10, True)]
+    labels = lake.read("features.churn_labels").collect()
+    assert {(r.customer_id, r.churned) for r in labels} == {("C1", False), ("C2", True)}
+    tags = {(r.customer_id, r.tag) for r in lake.read("features.customer_tags").where("as_of = DATE'2024-05-01'").collect()}
+    assert {("C1", "active_consumer"), ("C2", "senior"), ("C2", "recent_complainer")} <= tags
+
+
+def test_a_new_month_is_appended_without_recomputing_history(lake, make):
+    history = {t: partitions(lake, t, "txn_month" if t.endswith("fraud") else "as_of") for t in TABLES}
+    lake.append("cleaned.transactions", make("cleaned.transactions", _txns(date(2024, 5, 2), date(2024, 5, 31))))
+    report = build_features(lake, lake.settings, "run-2")
+    assert report.tables["features.customer_monthly"].partitions == [date(2024, 6, 1)]
+    # Fraud months whose labels may still change (younger than 60 days at the last build) are redone.
+    assert report.tables["features.transaction_fraud"].partitions == [date(2024, m, 1) for m in (3, 4, 5)]
+    after = partitions(lake, "features.customer_monthly")
+    assert {k: v for k, v in after.items() if k[1] == "run-1"} == history["features.customer_monthly"]
+    assert {k[0] for k in after if k[1] == "run-2"} == {date(2024, 6, 1)}
+    fraud = partitions(lake, "features.transaction_fraud", "txn_month")
+    assert {k[0] for k in fraud if k[1] == "run-1"} == {date(2024, 1, 1), date(2024, 2, 1)}
+
+
+def test_recomputing_a_month_replaces_exactly_that_month(lake):
+    before = partitions(lake, "features.customer_monthly")
+    version = lake.version("features.customer_monthly")
+    report = build_features(lake, lake.settings, "run-3", as_of=date(2024, 3, 17))
+    assert report.tables["features.customer_monthly"].partitions == [date(2024, 3, 1)]
+    assert lake.version("features.customer_monthly") == version + 1  # one atomic commit
+    after = partitions(lake, "features.customer_monthly")
+    assert after == {((d, "run-3") if d == date(2024, 3, 1) else (d, r)): n for (d, r), n in before.items()}
+
+
+def test_rerunning_a_run_that_already_committed_writes_nothing(lake):
+    versions = {t: lake.version(t) for t in TABLES}
+    report = build_features(lake, lake.settings, "run-3", as_of=date(2024, 3, 1))
+    assert all(t.skipped for t in report.tables.values())
+    assert {t: lake.version(t) for t in TABLES} == versions
+
+
+def test_a_blocking_expectation_failure_leaves_every_table_unchanged(lake, make):
+    versions = {t: lake.version(t) for t in TABLES}
+    bad = _txns(date(2024, 6, 1), date(2024, 6, 30))
+    bad[0]["amount"] = 0.0  # a zero-amount card posting breaks amount_cny_range of transaction_fraud
+    lake.append("cleaned.transactions", make("cleaned.transactions", bad))
+    with pytest.raises(QualityGateError, match="amount_cny_range"):
+        build_features(lake, lake.settings, "run-4")
+    assert {t: lake.version(t) for t in TABLES} == versions
+    failed = lake.read("quality.results").where("run_id = 'run-4' AND NOT success").select("expectation").collect()
+    assert [r.expectation for r in failed] == ["amount_cny_range"]
