@@ -406,6 +406,11 @@ def test_partition_values_with_special_characters_and_nulls_round_trip(lake, df,
     lake.replace_where(REGIONS, df(REGIONS, [(7, "50%=half", "replaced")]), "region = '50%=half'")
     got = {r[0]: r[2] for r in table_rows(lake, REGIONS)}
     assert got == {2: "space again", 4: "null", 5: "empty", 6: "unicode colon hash", 7: "replaced"}
+    # Compaction rewrites the files under the engine's own directory naming; values must survive.
+    lake.append(REGIONS, df(REGIONS, [(8, "a b", "second file")]))
+    lake.compact(REGIONS)
+    assert {r[0]: r[1] for r in table_rows(lake, REGIONS)} == {
+        2: "a b", 4: None, 5: None, 6: "ümlaut:#?", 7: "50%=half", 8: "a b"}
     assert_readers_agree(REGIONS)
 
 
