@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import statistics
 import tempfile
 import time
 from contextlib import contextmanager

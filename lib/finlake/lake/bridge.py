@@ -57,7 +57,7 @@ from finlake.errors import (
     SchemaMismatchError,
     UnsupportedTableFeatureError,
 )
-from finlake.lake.api import CommitResult, HistoryEntry, WriteTxn
+from finlake.lake.api import CommitResult, HistoryEntry
 
 log = logging.getLogger(__name__)
 
