@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "finlake.commands.clean",
     "finlake.commands.quality",
     "finlake.commands.features",
+    "finlake.commands.models",
 ]
 
 # CLI flag -> settings field. Flags given on the command line win over everything else.

@@ -255,7 +255,10 @@ def score(lake, settings, run_id: str, as_of: date | None = None,
     _refuse_failed_gate(lake, CUSTOMER_MONTHLY)
     customers = lake.read(CUSTOMER_MONTHLY)
     as_of = as_of or latest_as_of(customers)
-    customers = customers.where(F.col("as_of") == F.lit(as_of))
+    customers = customers.where(F.col("as_of") == F.lit(as_of)).persist(StorageLevel.MEMORY_AND_DISK)
+    if customers.isEmpty():
+        raise TableNotFoundError(f"{CUSTOMER_MONTHLY} has no rows for as_of {as_of} (a cut-off is the first day of "
+                                 f"a month); run 'finlake features --as-of {as_of}' first")
     champions = {k: registry.find_champion(settings, k) for k in kinds}
     missing = [k for k, c in champions.items() if c is None]
     if len(missing) == len(kinds):
@@ -293,6 +296,7 @@ def score(lake, settings, run_id: str, as_of: date | None = None,
     finally:
         for frame in frames.values():
             frame.unpersist()
+        customers.unpersist()
     return results
 
 

@@ -1,0 +1,46 @@
+"""Train the segmentation model on the feature layer, log it to MLflow and decide champion/challenger.
+
+Run locally:   python jobs/train_segmentation.py [--as-of 2025-07-01]
+On a cluster:  spark-submit --py-files dist/finlake.zip jobs/train_segmentation.py [same options]
+
+Tracking goes to settings.mlflow_uri (FINLAKE_MLFLOW_URI; default sqlite under <home>/mlflow).
+Exit codes: 0 ok (whether or not the new version became champion), 2 settings or data
+problems, 4 infrastructure (tracking server unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--as-of", type=date.fromisoformat, default=None,
+                        help="customer_monthly cut-off to segment (default: the latest)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from finlake.errors import FinlakeError
+    from finlake.lake import Lake
+    from finlake.models import workflows
+    from finlake.settings import load_settings
+    from finlake.spark import get_spark
+
+    try:
+        settings = load_settings()
+        lake = Lake(get_spark(settings, "finlake-train_segmentation"), settings).for_job("train_segmentation")
+        outcome = workflows.train_segmentation_model(lake, settings, as_of=args.as_of)
+    except FinlakeError as exc:
+        logging.getLogger("train_segmentation").error("%s: %s", type(exc).__name__, exc)
+        return exc.exit_code
+    logging.getLogger("train_segmentation").info("%s v%s: %s (%s)", outcome.name, outcome.version,
+                                          "champion" if outcome.decision.promote else "challenger",
+                                          outcome.decision.reason)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
