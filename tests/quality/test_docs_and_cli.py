@@ -166,3 +166,12 @@ def test_finlake_quality_history_shows_each_expectation_over_runs(gated):
         "expect_column_values_to_be_in_set:currency": ".x",
         "expect_column_values_to_not_be_null:account_id": "..",
     }
+
+
+def test_finlake_quality_text_report_keeps_severity_tags_and_names_the_data_docs(gated, monkeypatch):
+    qsettings, _, _, _ = gated
+    monkeypatch.setenv("COLUMNS", "220")
+    code, out = cli(qsettings)
+    assert code == 0
+    assert "FAIL" in out and "[blocking] expect_column_values_to_be_in_set:currency (observed 1 of 1 rows unexpected)" in out
+    assert f"Data Docs: {Path(qsettings.quality_root) / 'data_docs' / 'index.html'}" in out

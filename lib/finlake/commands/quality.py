@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from finlake.commands.core import _emit_json, open_lake
@@ -54,7 +55,7 @@ def run(args, settings) -> int:
     docs_path = str(docs) if docs.is_file() else None
     lake = open_lake(settings, "quality-report")
     if args.history:
-        return _history(lake, args, waivers)
+        return _history(lake, args, waivers, docs_path)
     if args.run:
         return _run_report(lake, args, waivers, docs_path)
     return _latest(lake, args, waivers, docs_path)
@@ -114,7 +115,7 @@ def _run_report(lake, args, waivers, docs_path) -> int:
     if quarantined:
         q = Table("table", "rule broken", "rows", title="rows quarantined in this run")
         for row in quarantined:
-            q.add_row(row["table"], row["rule"], f"{row['rows']:,}")
+            q.add_row(row["table"], escape(row["rule"]), f"{row['rows']:,}")
         console.print(q)
     for name, rows in accounting.items():
         if not rows:
@@ -128,7 +129,7 @@ def _run_report(lake, args, waivers, docs_path) -> int:
     return 0
 
 
-def _history(lake, args, waivers) -> int:
+def _history(lake, args, waivers, docs_path) -> int:
     from pyspark.sql import functions as F
 
     from finlake.quality.reports import history
@@ -149,9 +150,9 @@ def _history(lake, args, waivers) -> int:
         observed = last["observed_value"] or ""
         if last["unexpected_percent"] is not None:
             observed = f"{observed} ({last['unexpected_percent']:.4g}%)"
-        out.add_row(t.expectation, t.severity, t.marks, observed, last["run_id"])
+        out.add_row(escape(t.expectation), t.severity, t.marks, escape(observed), escape(last["run_id"]))
     console.print(out)
-    _print_footer(console, table_waivers, None)
+    _print_footer(console, table_waivers, docs_path)
     return 0
 
 
@@ -192,21 +193,21 @@ def _failures_text(failures: list[dict]) -> str:
         if r.get("observed_value") is not None:
             what += f" (observed {r['observed_value']})"
         tag = "waived" if r["waived"] else r["severity"]
-        lines.append(f"[{tag}] {what}")
+        lines.append(escape(f"[{tag}] {what}"))
     return "\n".join(lines)
 
 
 def _cell(value) -> str:
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    return "" if value is None else str(value)
+    return "" if value is None else escape(str(value))
 
 
 def _print_footer(console: Console, waivers: list[dict], docs_path: str | None) -> None:
     if waivers:
         w = Table("table", "expectation", "until", "who", "reason", "state", title="waivers (expectations/waivers.yaml)")
         for row in waivers:
-            w.add_row(row["table"], row["expectation"], row["until"], row["who"], row["reason"],
+            w.add_row(row["table"], escape(row["expectation"]), row["until"], escape(row["who"]), escape(row["reason"]),
                       "active" if row["active"] else "[dim]expired[/]")
         console.print(w)
     else:
