@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from pyspark.sql import DataFrame
 
 from finlake.ingest.landing import Batch
-from finlake.ingest.profile import Count
+from finlake.ingest.profile import profile_rows
 from finlake.ingest.sources import SourceSpec
 from finlake.lake import Lake
 from finlake.settings import Settings
@@ -92,11 +92,18 @@ class RawGates:
             rc(table, f"schema_drift_{kind}_column", success=not hit, severity="warning", observed=len(hit),
                details=_lines(_ranges(hit, kind)))
 
-    def record_counts(self, table: str, counts: list[Count], rows: int) -> None:
-        """The profile counts of this run's new rows of ``table`` (warnings)."""
-        for c in counts:
-            self._timed(self.gate.record_check, table, c.name, success=c.count == 0, severity="warning",
-                        observed=c.count, column=c.column, details=f"{c.count} of {rows} new rows; {c.rationale}")
+    def record_profile(self, lake: Lake, df: DataFrame, table: str, key: str | None, rows: int,
+                       stats: list[dict]) -> None:
+        """Count the raw-visible defects of this run's new rows of ``table`` and record them (warnings).
+
+        ``stats``: the per-file counts computed with the accounting pass (finlake.ingest.profile).
+        """
+        self._timed(self._record_profile, lake, df, table, key, rows, stats)
+
+    def _record_profile(self, lake, df, table, key, rows, stats) -> None:
+        for c in profile_rows(lake, df, table, key, stats):
+            self.gate.record_check(table, c.name, success=c.count == 0, severity="warning", observed=c.count,
+                                   column=c.column, details=f"{c.count} of {rows} new rows; {c.rationale}")
 
     def record_sequence(self, table: str, specs: list[SourceSpec], landed: dict[str, list[date]], as_of: date,
                         lag_days: int) -> None:

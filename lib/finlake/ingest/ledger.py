@@ -15,7 +15,7 @@ never written twice and never lost, whatever the crash point.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from pyspark.sql import functions as F
 
@@ -66,7 +66,9 @@ class Ledger:
     def load(cls, lake: Lake) -> "Ledger":
         lake.create(LEDGER)
         fields = list(LedgerRow.__dataclass_fields__)
-        rows = [LedgerRow(**r.asDict()) for r in lake.read(LEDGER).select(*fields).collect()]
+        # PySpark returns timestamps as naive local times; make them aware (UTC) to compare.
+        rows = [LedgerRow(**{**r.asDict(), "recorded_at": r["recorded_at"].astimezone(timezone.utc)})
+                for r in lake.read(LEDGER).select(*fields).collect()]
         rows.sort(key=lambda r: (r.recorded_at, _STATUS_ORDER.get(r.status, 9)))
         return cls(lake, rows)
 

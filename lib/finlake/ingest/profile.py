@@ -50,28 +50,45 @@ class Count:
     rationale: str
 
 
-def profile_rows(lake: Lake, df: DataFrame, table: str, key: str | None) -> list[Count]:
-    """The raw-visible defect counts of ``df`` (new rows of ``table``; persisted by the caller)."""
+def file_stats(df: DataFrame, table: str) -> DataFrame:
+    """One row per ``_source_file``: what accounting and the per-row counts need, in one pass.
+
+    rows, malformed, bad_encoding (lines invalid in the declared encoding), truncated (CSV field
+    count off, or JSON not an object), distinct_lines (distinct row hashes: rows - distinct_lines
+    = extra copies of identical lines), extra_keys (drifted columns seen), and one column per
+    value rule of ``table`` counting the well-formed rows that break it.
+    """
     wf = ~F.col("_malformed")
     kind = F.substring_index(F.col("_parse_error"), ":", 1)
-    rules = VALUE_RULES.get(table, {})
-    aggs = [
-        F.sum(F.when(kind.isin("truncated_line", "too_many_fields", "invalid_json"), 1).otherwise(0)).alias("truncated_lines"),
-        F.sum(F.when(kind == "invalid_encoding", 1).otherwise(0)).alias("invalid_encoding_lines"),
+    return df.groupBy("_source_file").agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.col("_malformed").cast("int")).alias("malformed"),
+        F.sum(F.when(kind == "invalid_encoding", 1).otherwise(0)).alias("bad_encoding"),
+        F.sum(F.when(kind.isin("truncated_line", "too_many_fields", "invalid_json"), 1).otherwise(0)).alias("truncated"),
+        F.count_distinct("_row_hash").alias("distinct_lines"),
+        F.array_distinct(F.flatten(F.collect_set(F.map_keys("_extra")))).alias("extra_keys"),
         *[F.sum(F.when(wf & F.coalesce(F.expr(cond), F.lit(False)), 1).otherwise(0)).alias(name)
-          for name, (_, cond, _) in rules.items()],
-    ]
-    row = df.agg(*aggs).first()
+          for name, (_, cond, _) in VALUE_RULES.get(table, {}).items()],
+    )
+
+
+def profile_rows(lake: Lake, df: DataFrame, table: str, key: str | None, stats: list[dict]) -> list[Count]:
+    """The raw-visible defect counts of ``df`` (new rows of ``table``, persisted by the caller).
+
+    ``stats`` are the :func:`file_stats` rows of the files in ``df``.
+    """
+
+    def total(column):
+        return sum(int(r[column] or 0) for r in stats)
+
     out = [
-        Count("truncated_lines", int(row["truncated_lines"] or 0), None,
+        Count("truncated_lines", total("truncated"), None,
               "a line with fewer fields than its header (or not a complete JSON object) was cut in transfer"),
-        Count("invalid_encoding_lines", int(row["invalid_encoding_lines"] or 0), None,
+        Count("invalid_encoding_lines", total("bad_encoding"), None,
               "a line not valid in the declared encoding garbles names and cities; its bytes are kept in _line_bytes"),
     ]
-    out += [Count(name, int(row[name] or 0), col, why) for name, (col, _, why) in rules.items()]
-    dup = (df.groupBy("_source_file", "_row_hash").count().where("count > 1")
-           .agg(F.sum(F.col("count") - 1).alias("n")).first())
-    out.append(Count("duplicate_lines_in_batch", int(dup["n"] or 0), None,
+    out += [Count(name, total(name), col, why) for name, (col, _, why) in VALUE_RULES.get(table, {}).items()]
+    out.append(Count("duplicate_lines_in_batch", total("rows") - total("distinct_lines"), None,
                      "an identical line delivered twice in one file would double-count the event"))
     if key:
         out.append(Count(f"{key}_resent_in_later_batch", _resent(lake, df, table, key), key,
@@ -80,7 +97,7 @@ def profile_rows(lake: Lake, df: DataFrame, table: str, key: str | None) -> list
         col, ref_table, ref_col = FOREIGN_KEYS[table]
         if lake.exists(ref_table):
             known = lake.read(ref_table).select(F.col(ref_col).alias(col)).where(F.col(col).isNotNull()).distinct()
-            orphans = df.where(wf & F.col(col).isNotNull()).join(known, col, "left_anti").count()
+            orphans = df.where(~F.col("_malformed") & F.col(col).isNotNull()).join(known, col, "left_anti").count()
             out.append(Count(f"{col}_known", int(orphans), col,
                              f"every {col} must exist in {ref_table}; an unknown one cannot be attributed"))
     return out

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field, replace as dc_replace
 from datetime import date, datetime, timezone
 from functools import reduce
+from typing import Callable
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -34,7 +35,7 @@ from finlake.ingest.gates import BatchCheck, RawGates
 from finlake.ingest.landing import Batch, list_batches, verify_batches
 from finlake.ingest.ledger import Ledger, LedgerRow, raw_batch_counts
 from finlake.ingest.parse import FileToParse, number_lines, parse_lines, read_lines
-from finlake.ingest.profile import profile_rows
+from finlake.ingest.profile import file_stats
 from finlake.ingest.sources import SourceSpec, load_sources, select_sources
 from finlake.lake import Lake, WriteTxn
 from finlake.settings import Settings
@@ -103,7 +104,8 @@ def ingest_all(
 
     ``replace`` names batches (``SOURCE/BATCH``) re-sent with a different checksum whose landed
     rows the operator wants replaced. ``as_of`` is the date freshness is judged against (default:
-    the latest business date in the landing folders of the chosen sources).
+    the latest business date in the landing folders of the chosen sources); when given, batches
+    of later business dates are left for a later run.
     """
     started = time.perf_counter()
     lake = lake.for_job("ingest_raw", run_id)
@@ -116,6 +118,9 @@ def ingest_all(
 
     report.recovered = _recover(lake, ledger, run_id)
     listed = {spec.source: list_batches(settings.landing_root, spec) for spec in specs}
+    if as_of is not None:  # a run for as_of D does not land later business dates (a replay of a year)
+        listed = {src: [b for b in bs if b.business_date is None or b.business_date <= as_of]
+                  for src, bs in listed.items()}
     for source, batch in replace_keys:
         if not any(b.batch_id == batch for b in listed[source]):
             raise SettingsError(f"--replace-batch {source}/{batch}: no such batch folder under "
@@ -136,19 +141,37 @@ def ingest_all(
 
     units = _units(lake, ready, replacing)
     ledger.append([_row(b, "pending", run_id, txn=u.txn_version) for u in units for b in u.batches], run_id, 2)
+    last_unit = {u.table: u for u in units}
+    recorded: set[str] = set()
+
+    def record_table(table: str, unit_checks: list[BatchCheck], final: bool) -> None:
+        # Table-level checks go in before the gate of the table's last unit, so quality.results
+        # gets one commit per table; tables without a unit are recorded after the loop.
+        checks.setdefault(table, []).extend(unit_checks)
+        if not final:
+            return
+        gates.record_batches(table, checks.get(table, []))
+        if report.as_of is not None:
+            table_specs = [s for s in specs if s.raw_table == table]
+            landing_now = [c.batch for c in checks.get(table, []) if c.problem is None]
+            landed = {s.source: sorted(set(ledger.landed_dates(s.source))
+                                       | {b.business_date for b in landing_now if b.spec.source == s.source})
+                      for s in table_specs}
+            gates.record_sequence(table, table_specs, landed, report.as_of, settings.freshness_lag_days)
+        recorded.add(table)
+
     outcomes: list[LedgerRow] = []
     for unit in units:
-        unit_rows, unit_checks = _ingest_unit(lake, gates, unit, run_id)
-        outcomes += unit_rows
-        checks.setdefault(unit.table, []).extend(unit_checks)
+        final = unit is last_unit[unit.table]
+        outcomes += _ingest_unit(lake, gates, unit, run_id,
+                                 lambda unit_checks, u=unit, f=final: record_table(u.table, unit_checks, f))
         report.raw_versions[unit.table] = lake.version(unit.table)
     ledger.append(outcomes + events, run_id, 3)
     report.ledger_rows += outcomes + events
-
-    for table, table_checks in checks.items():
-        gates.record_batches(table, table_checks)
-    if report.as_of is not None:
-        for table in sorted({s.raw_table for s in specs}):
+    for table in sorted(({s.raw_table for s in specs} | set(checks)) - recorded):
+        if table in checks:
+            gates.record_batches(table, checks[table])
+        if report.as_of is not None:
             table_specs = [s for s in specs if s.raw_table == table]
             landed = {s.source: ledger.landed_dates(s.source) for s in table_specs}
             gates.record_sequence(table, table_specs, landed, report.as_of, settings.freshness_lag_days)
@@ -240,8 +263,12 @@ def _units(lake: Lake, ready: list[Batch], replacing: set) -> list[_Unit]:
     return units
 
 
-def _ingest_unit(lake: Lake, gates: RawGates, unit: _Unit, run_id: str) -> tuple[list[LedgerRow], list[BatchCheck]]:
-    """Read, parse, account, gate and commit one unit; the ledger outcome rows and batch checks."""
+def _ingest_unit(lake: Lake, gates: RawGates, unit: _Unit, run_id: str,
+                 before_gate: Callable[[list[BatchCheck]], None]) -> list[LedgerRow]:
+    """Read, parse, account, gate and commit one unit; its ledger outcome rows.
+
+    ``before_gate(checks)`` records the table-level checks just before the gate runs.
+    """
     table, spark = unit.table, lake.spark
     columns = lake.spec(table).schema.fieldNames()
     ingested_at = datetime.now(timezone.utc)
@@ -254,13 +281,9 @@ def _ingest_unit(lake: Lake, gates: RawGates, unit: _Unit, run_id: str) -> tuple
         lines = read_lines(spark, [f.path for b in batches for f in b.files], spec.encoding)
         frames.append(parse_lines(number_lines(lines), spec, files, ingested_at, columns))
     df = reduce(DataFrame.unionByName, frames).persist(StorageLevel.MEMORY_AND_DISK)
+    good = df
     try:
-        stats = {r["_source_file"]: r for r in df.groupBy("_source_file").agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.sum(F.col("_malformed").cast("int")).alias("malformed"),
-            F.sum(F.when(F.col("_parse_error").startswith("invalid_encoding"), 1).otherwise(0)).alias("bad_encoding"),
-            F.array_distinct(F.flatten(F.collect_set(F.map_keys("_extra")))).alias("extra_keys"),
-        ).collect()}
+        stats = {r["_source_file"]: r.asDict() for r in file_stats(df, table).collect()}
         checks = [_check_batch(b, stats) for b in unit.batches]
         refused = [c for c in checks if c.problem]
         good = df
@@ -269,14 +292,17 @@ def _ingest_unit(lake: Lake, gates: RawGates, unit: _Unit, run_id: str) -> tuple
             good = df.where(~F.col("_source_file").isin(bad_files)).persist(StorageLevel.MEMORY_AND_DISK)
         outcome = [c for c in checks if not c.problem]
         rows = sum(c.rows or 0 for c in outcome)
+        if outcome:
+            kept = [stats[f.rel] for c in outcome for f in c.batch.files if f.rel in stats]
+            gates.record_profile(lake, good, table, _key(unit), rows, kept)
+        before_gate(checks)
         try:
             if outcome:
                 gates.validate(good, table)
         except QualityGateError as exc:
             reason = f"the raw gate of {table} failed: {str(exc).splitlines()[0]}"
-            return [_row(c.batch, "failed", run_id, reason=reason, rows=c.rows) for c in checks], checks
+            return [_row(c.batch, "failed", run_id, reason=reason, rows=c.rows) for c in checks]
         if outcome:
-            gates.record_counts(table, profile_rows(lake, good, table, _key(unit)), rows)
             txn = WriteTxn(f"ingest:{table}", unit.txn_version)
             if unit.replace:
                 folders = " OR ".join(f"_source_file LIKE '{c.batch.spec.source}/{c.batch.batch_id}/%'" for c in outcome)
@@ -295,8 +321,10 @@ def _ingest_unit(lake: Lake, gates: RawGates, unit: _Unit, run_id: str) -> tuple
             out.append(_row(c.batch, "failed" if c.problem else status, run_id, reason=c.problem, rows=c.rows,
                             malformed=malformed, drift=_drift_text(c.drift), txn=unit.txn_version,
                             header=_header_text(c.batch, stats)))
-        return out, checks
+        return out
     finally:
+        if good is not df:
+            good.unpersist()
         df.unpersist()
 
 
