@@ -1,7 +1,7 @@
 """Benchmark the whole ``finlake generate`` command at scale 0.1 and 1 (goal: scale 1 < 10 min on 2 cores).
 
     .venv/bin/python bench/bench_generate.py                 # scales 0.1 and 1
-    .venv/bin/python bench/bench_generate.py --scales 0.1
+    .venv/bin/python bench/bench_generate.py --scales 1 --driver-memory 2g
 
 Each scale runs the real CLI in a subprocess (Spark start-up included) into
 ``/tmp/finlake_bench/generate_s<scale>``, and records the wall time, the CPU seconds of the whole
@@ -47,12 +47,12 @@ def _tree_cpu(root_pid: int, seen: dict[int, float]) -> None:
         stack += children.get(pid, [])
 
 
-def run_scale(scale: float, seed: int) -> dict:
+def run_scale(scale: float, seed: int, driver_memory: str) -> dict:
     work = ROOT / f"generate_s{scale:g}"
     shutil.rmtree(work, ignore_errors=True)
     env = {**os.environ, "FINLAKE_HOME": str(work / "home"), "PYSPARK_PYTHON": sys.executable}
     cmd = [str(Path(sys.executable).parent / "finlake"), "generate", "--scale", str(scale), "--seed", str(seed),
-           "--landing", str(work / "landing")]
+           "--landing", str(work / "landing"), "--conf", f"spark.driver.memory={driver_memory}"]
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -67,6 +67,7 @@ def run_scale(scale: float, seed: int) -> dict:
     generation = json.loads((work / "landing" / "_generation.json").read_text())
     return {
         "scale": scale,
+        "driver_memory": driver_memory,
         "command": " ".join(["finlake"] + cmd[1:]),
         "wall_seconds": round(wall, 1),
         "cpu_seconds_process_tree": round(sum(cpu.values()), 1),
@@ -85,10 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="0.1,1")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--driver-memory", default="2g", help="JVM heap of the local Spark driver")
     args = parser.parse_args()
     results = []
     for scale in [float(s) for s in args.scales.split(",")]:
-        result = run_scale(scale, args.seed)
+        result = run_scale(scale, args.seed, args.driver_memory)
         print(json.dumps(result, indent=2), flush=True)
         results.append(result)
     out = Path(__file__).parent / "results" / "generate.json"
