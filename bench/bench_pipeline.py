@@ -1,6 +1,6 @@
 """End-to-end pipeline benchmark: generate, then ``finlake run`` at two scales, per-stage times.
 
-    python bench/bench_pipeline.py [--scales 0.1 1] [--seed 42] [--until STAGE] [--workdir DIR]
+    python bench/bench_pipeline.py [--scales 0.1 1] [--seed 42] [--months 12] [--until STAGE] [--workdir DIR]
 
 Each scale gets a fresh lake under ``--workdir`` (default ``bench/work``); the generated landing
 data is reused when it is already there for the same scale and seed. Results go to
@@ -26,7 +26,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
 
 
-def bench_scale(spark, scale: float, seed: int, workdir: Path, until: str | None) -> dict:
+def bench_scale(spark, scale: float, seed: int, months: int, workdir: Path, until: str | None) -> dict:
     from finlake.generator import generate
     from finlake.lake import Lake
     from finlake.runs import run_pipeline
@@ -39,9 +39,9 @@ def bench_scale(spark, scale: float, seed: int, workdir: Path, until: str | None
     marker = landing / "_generation.json"
     generated = json.loads(marker.read_text()) if marker.is_file() else {}
     gen_seconds = None
-    if generated.get("scale") != scale or generated.get("seed") != seed:
+    if (generated.get("scale"), generated.get("seed"), generated.get("months")) != (scale, seed, months):
         started = time.perf_counter()
-        generate(spark, landing, scale=scale, seed=seed)
+        generate(spark, landing, scale=scale, seed=seed, months=months)
         gen_seconds = round(time.perf_counter() - started, 1)
         generated = json.loads(marker.read_text())
     as_of = date.fromisoformat(generated["end"]) - timedelta(days=1)
@@ -57,7 +57,7 @@ def bench_scale(spark, scale: float, seed: int, workdir: Path, until: str | None
                           "rows_out": line.rows_out}
               for line in progress.lines.values()}
     return {
-        "scale": scale, "seed": seed, "as_of": as_of.isoformat(), "run_id": report.run_id,
+        "scale": scale, "seed": seed, "months": months, "as_of": as_of.isoformat(), "run_id": report.run_id,
         "exit_code": report.exit_code, "error": f"{type(report.error).__name__}: {report.error}" if report.error else None,
         "generate_seconds": gen_seconds, "landing_rows": sum(generated.get("rows", {}).values()),
         "pipeline_seconds": round(total, 1), "stages": stages,
@@ -68,6 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--months", type=int, default=12, help="months of data to generate (default 12)")
     parser.add_argument("--until", help="last stage to run (default: all)")
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "work")
     args = parser.parse_args()
@@ -81,7 +82,7 @@ def main() -> int:
     spark = get_spark(load_settings(overrides={"spark_conf": {"spark.driver.memory": "2g", **base.spark_conf}}),
                       "finlake-bench-pipeline")
     load_start = os.getloadavg()
-    runs = [bench_scale(spark, s, args.seed, args.workdir, args.until) for s in sorted(args.scales)]
+    runs = [bench_scale(spark, s, args.seed, args.months, args.workdir, args.until) for s in sorted(args.scales)]
     result = {
         "benchmark": "pipeline end to end (finlake run), bridge engine, local mode",
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
