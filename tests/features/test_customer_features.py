@@ -224,3 +224,11 @@ def test_closed_customers_get_no_row(make):
     history["cleaned.customers"] = [dict(r, status="closed") if r["customer_id"] == "C2" else r
                                     for r in history["cleaned.customers"]]
     assert [r.customer_id for r in _features(make, history).collect()] == ["C1"]
+
+
+def test_the_output_has_the_declared_column_types(make):
+    from finlake.catalog import default_catalog
+
+    declared = {f.name: f.dataType for f in default_catalog().get("features.customer_monthly").schema if f.name != "_run_id"}
+    got = {f.name: f.dataType for f in _features(make, _history(make)).schema}
+    assert got == declared

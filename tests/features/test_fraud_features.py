@@ -182,3 +182,10 @@ def test_an_earlier_posting_does_change_the_features(make):
                 "T0").select(*cols)
     with pytest.raises(AssertionError):
         assertDataFrameEqual(after, before)
+
+
+def test_the_output_has_the_declared_column_types(make):
+    from finlake.catalog import default_catalog
+
+    declared = {f.name: f.dataType for f in default_catalog().get("features.transaction_fraud").schema if f.name != "_run_id"}
+    assert {f.name: f.dataType for f in features(make, HISTORY, EVENTS).schema} == declared

@@ -34,7 +34,7 @@ from finlake.errors import FinlakeError
 from finlake.features import fraud, labels, tags
 from finlake.features.customer import CustomerInputs, compute_customer_features
 from finlake.features.windows import add_months, cutoffs_between, month_start
-from finlake.lake.api import Lake, WriteTxn
+from finlake.lake.api import Lake, WriteTxn, conform
 from finlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -199,24 +199,29 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
     report = FeatureReport(run_id, plan.observed_until, plan.latest_cutoff, plan.observed_until)
     stamp = F.lit(run_id).alias("_run_id")
 
+    def prepared(table: str, df: DataFrame) -> DataFrame:
+        """Stamped, checked against the declared schema (a type drift stops the run before any
+        gate or write), persisted for the gate and the write."""
+        return conform(df.select("*", stamp), lake.spec(table).schema, table, merge_schema=False)[0].persist(
+            StorageLevel.MEMORY_AND_DISK)
+
     frames: dict[str, tuple[DataFrame, str, list[date]]] = {}
     if plan.customer_cutoffs:
         lo, hi = plan.customer_cutoffs[0], plan.customer_cutoffs[-1]
-        cm = (compute_customer_features(inputs, lo, hi)
-              .where(F.col("as_of").isin(*plan.customer_cutoffs)).select("*", stamp))
-        cm = cm.persist(StorageLevel.MEMORY_AND_DISK)
+        cm = prepared(CUSTOMER_MONTHLY, compute_customer_features(inputs, lo, hi)
+                      .where(F.col("as_of").isin(*plan.customer_cutoffs)))
         frames[CUSTOMER_MONTHLY] = (cm, "as_of", plan.customer_cutoffs)
-        tag_rows = tags.compute_customer_tags(cm, rules, tags.model_tag_rows(lake, cm)).select("*", stamp)
-        frames[CUSTOMER_TAGS] = (tag_rows.persist(StorageLevel.MEMORY_AND_DISK), "as_of", plan.customer_cutoffs)
+        tag_rows = tags.compute_customer_tags(cm.drop("_run_id"), rules, tags.model_tag_rows(lake, cm.drop("_run_id")))
+        frames[CUSTOMER_TAGS] = (prepared(CUSTOMER_TAGS, tag_rows), "as_of", plan.customer_cutoffs)
     if plan.label_cutoffs:
-        churn = labels.churn_labels(inputs.accounts, plan.label_cutoffs).select("*", stamp)
-        frames[CHURN_LABELS] = (churn.persist(StorageLevel.MEMORY_AND_DISK), "as_of", plan.label_cutoffs)
+        churn = labels.churn_labels(inputs.accounts, plan.label_cutoffs)
+        frames[CHURN_LABELS] = (prepared(CHURN_LABELS, churn), "as_of", plan.label_cutoffs)
     if plan.fraud_months:
         lo, hi = plan.fraud_months[0], plan.fraud_months[-1]
         tf = (fraud.compute_transaction_features(inputs.transactions, inputs.app_events, inputs.customers,
                                                  inputs.fraud_reports, lo, hi, plan.observed_until)
-              .where(F.col("txn_month").isin(*plan.fraud_months)).select("*", stamp))
-        frames[TRANSACTION_FRAUD] = (tf.persist(StorageLevel.MEMORY_AND_DISK), "txn_month", plan.fraud_months)
+              .where(F.col("txn_month").isin(*plan.fraud_months)))
+        frames[TRANSACTION_FRAUD] = (prepared(TRANSACTION_FRAUD, tf), "txn_month", plan.fraud_months)
 
     gate = QualityGate(lake, settings, run_id=run_id)
     try:

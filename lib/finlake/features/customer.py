@@ -234,7 +234,7 @@ def fraud_victim_features(fraud_reports: DataFrame, transactions: DataFrame, sta
                .join(transactions.select("txn_id", "customer_id"), "txn_id"))
     rows = reports.join(grid, F.col("reported") < F.col("as_of"))
     return rows.groupBy("customer_id", "as_of").agg(
-        F.sum((F.col("reported") >= F.date_sub("as_of", 90)).cast("int")).alias("fraud_reports_90d"),
+        F.sum((F.col("reported") >= F.date_sub("as_of", 90)).cast("int")).cast("int").alias("fraud_reports_90d"),
         F.lit(True).alias("fraud_victim"))
 
 

@@ -50,8 +50,9 @@ STATISTICAL_TAGS = {
     "risk_tolerance": ("financial", "risk_tolerance"),
     "aum_tier": ("asset", "aum_balance (tiers: finlake.features.reference.AUM_TIERS)"),
 }
-# "module:function" of model-tag providers, added by the models engineer (see module docstring).
-MODEL_TAG_PROVIDERS: tuple[str, ...] = ()
+# "module:function" of model-tag providers (see module docstring): the champions' segment and
+# churn_risk_high tags (docs/models.md); they return no rows while no champion exists.
+MODEL_TAG_PROVIDERS: tuple[str, ...] = ("finlake.models.workflows:model_tags",)
 TAG_COLUMNS = ("customer_id", "as_of", "tag", "family", "value", "score", "source", "definition")
 
 
