@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from finlake.errors import SettingsError
 from finlake.quality.suites import Suite
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,11 @@ def _context(quality_root: str):
     with _LOCK:
         if quality_root in _CONTEXTS:
             return _CONTEXTS[quality_root]
+        if "://" in quality_root:
+            raise SettingsError(
+                f"quality_root '{quality_root}' is a URI; GX stores and Data Docs need a local or mounted "
+                "directory: set quality_root (FINLAKE_QUALITY_ROOT) to one"
+            )
         import great_expectations as gx
         from great_expectations.data_context.types.base import (
             DataContextConfig,
