@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-import pytest
 from pyspark.sql import types as T
 
 from finlake.catalog import default_catalog
@@ -56,9 +55,3 @@ def customers_with(spark, ids, aum=None, as_of=AS_OF):
 def consent_all(spark, ids, channels=("sms", "outbound_call", "app_push", "email"), consent=True, at=BEFORE):
     return [{"customer_id": c, "channel": ch, "consent": consent, "updated_at": at, "business_date": at.date()}
             for c in ids for ch in channels]
-
-
-@pytest.fixture(scope="session")
-def empty(spark):
-    """An empty DataFrame of a declared table."""
-    return lambda name: table(spark, name, [])
