@@ -35,8 +35,9 @@ AS_OF = date(2024, 2, 29)  # last business date of two months from 2024-01-01
 UNTIL = "features"  # the data stages; training and scoring add MLflow state, not tables to compare
 PII_KEY = "cluster-test-key-not-a-secret-0123"
 SPARK_HOME = Path(pyspark.__file__).parent
-# Columns that differ between any two runs by design: who ran it and when it was processed.
-VOLATILE = ("run_id", "_ingested_at", "recorded_at", "checked_at")
+# Columns that differ between any two runs by design: who ran it, when it was processed, and the
+# random id a quarantined row gets.
+VOLATILE = ("run_id", "_ingested_at", "recorded_at", "checked_at", "_quarantined_at", "_quarantine_id")
 
 
 def _free_port() -> int:
