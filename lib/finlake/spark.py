@@ -48,9 +48,6 @@ def _local_conf() -> dict[str, str]:
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.ui.enabled": "false",
         "spark.driver.memory": "4g",
-        # Python workers run on this machine: use this interpreter (with finlake installed),
-        # not whatever 'python3' is first on PATH.
-        "spark.pyspark.python": sys.executable,
     }
 
 
@@ -79,6 +76,9 @@ def get_spark(settings: Settings, app_name: str = "finlake") -> SparkSession:
         builder = builder.master(master)
         if master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            # Python workers run on this machine: use this interpreter (it has finlake), not the
+            # first 'python3' on PATH. PySpark reads only the variable, not spark.pyspark.python.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             conf.update(_local_conf())
     if settings.lake_engine == "native":
         conf.setdefault("spark.sql.extensions", DELTA_EXTENSION)
