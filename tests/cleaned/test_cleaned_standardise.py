@@ -18,7 +18,6 @@ from finlake.cleaned.standardise import (
     standardise_city,
     standardise_code,
     standardise_mcc,
-    standardise_upper_code,
 )
 
 
@@ -32,13 +31,14 @@ def test_every_spelling_of_a_city_maps_to_one_code(spark):
         "city string, code string"))
 
 
-def test_codes_are_trimmed_and_case_folded_and_blank_is_null(spark):
-    df = spark.createDataFrame([(" POS ", " usd", "5411"), ("", "", " 6011 "), ("Mobile_App", "CNY", "541")],
+def test_codes_are_trimmed_but_keep_their_case_and_blank_is_null(spark):
+    # 'usd' is a planted defect (a CNY posting with a wrong code): it must stay visibly wrong
+    df = spark.createDataFrame([(" pos ", " USD", "5411"), ("", "", " 6011 "), ("Mobile_App", "usd", "541")],
                                "channel string, currency string, mcc string")
-    out = df.select(standardise_code("channel").alias("channel"), standardise_upper_code("currency").alias("currency"),
+    out = df.select(standardise_code("channel").alias("channel"), standardise_code("currency").alias("currency"),
                     standardise_mcc("mcc").alias("mcc"))
     assertDataFrameEqual(out, spark.createDataFrame(
-        [("pos", "USD", "5411"), (None, None, "6011"), ("mobile_app", "CNY", None)],
+        [("pos", "USD", "5411"), (None, None, "6011"), ("Mobile_App", "usd", None)],
         "channel string, currency string, mcc string"))
 
 

@@ -197,17 +197,19 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
     from finlake.quality import QualityGate
 
     lake = lake.for_job("build_cleaned", run_id)
-    seq, plan, recovered = _plan(lake, as_of)
+    seq, plan, recovered, raw_versions = _plan(lake, as_of)
     if not plan:
         log.info("cleaned: no new raw batches%s; nothing to do", f" up to {as_of}" if as_of else "")
         return CleanReport(run_id=run_id, run_seq=None, recovered=False)
     log.info("cleaned: run_seq %d%s, new batches: %s", seq, " (completing an interrupted run)" if recovered else "",
              {s: len(b) for s, b in plan.items()})
 
+    # Every raw table is read at one snapshot version for the whole run (recorded in accounting).
     raw_until = {}
     for step in STEPS:
-        if lake.exists(step.source) and step.source not in raw_until:
-            raw = lake.read(step.source)
+        if lake.exists(step.source):
+            version = raw_versions.get(step.source)
+            raw = lake.read(step.source, version=version if version is not None else lake.version(step.source))
             if as_of is not None:
                 raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
             raw_until[step.source] = raw
@@ -225,7 +227,7 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
         continuity = _continuity(lake, state, computed, gate, persisted)
         gate.raise_if_blocking()
 
-        accounting = _accounting_rows(computed, run_id, seq)
+        accounting = _accounting_rows(computed, run_id, seq, raw_versions, as_of)
         _write(lake, gate, computed, accounting, continuity, run_id, seq)
         tables = {c.step.target: _outcome(c, lake) for c in computed}
         breaks = continuity.count() if continuity is not None else 0
@@ -241,42 +243,60 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
 
 
 # --- planning ----------------------------------------------------------------------------------
-def _plan(lake: Lake, as_of: dt.date | None) -> tuple[int, dict[str, list[str]], bool]:
-    """(run_seq, target -> new batch ids, recovering). Recovering = the last run did not finish."""
+def _plan(lake: Lake, as_of: dt.date | None) -> tuple[int, dict[str, list[str]], bool, dict[str, int]]:
+    """(run_seq, target -> new batch ids, recovering, raw table -> snapshot version to read).
+
+    Recovering = the last run did not finish: its pinned batches are redone at the raw versions
+    it read. Otherwise a raw table is scanned for new batches only when it moved since the last
+    run that processed it (or that run stopped at an earlier ``as_of``), so a rerun with nothing
+    new costs a look at each table's version, not a scan.
+    """
     processed = None
     last_seq = 0
     if lake.exists(ACCOUNTING):
-        processed = lake.read(ACCOUNTING).select("run_seq", "source_table", "batch_id", "target_table").persist()
+        processed = lake.read(ACCOUNTING).select("run_seq", "source_table", "source_version", "as_of", "batch_id",
+                                                 "target_table").persist()
         last_seq = processed.agg(F.max("run_seq")).first()[0] or 0
-    if last_seq:
-        last = [r.asDict() for r in processed.filter(F.col("run_seq") == last_seq)
-                .select("target_table", "batch_id").collect()]
-        unfinished = {r["target_table"] for r in last
-                      if (lake.txn_version(r["target_table"], APP_ID) or 0) < last_seq}
-        if unfinished:
-            plan: dict[str, list[str]] = {}
-            for r in last:
-                plan.setdefault(r["target_table"], []).append(r["batch_id"])
-            processed.unpersist()
-            return last_seq, {t: sorted(b) for t, b in plan.items()}, True
-    plan = {}
-    for step in STEPS:
-        if not lake.exists(step.source):
-            continue
-        raw = lake.read(step.source)
-        if as_of is not None:
-            raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
-        batches = {r[0] for r in raw.select("_batch_id").distinct().collect()}
+    try:
+        if last_seq:
+            last = processed.filter(F.col("run_seq") == last_seq).collect()
+            unfinished = {t for t in {r["target_table"] for r in last}
+                          if (lake.txn_version(t, APP_ID) or 0) < last_seq}
+            if unfinished:
+                plan: dict[str, list[str]] = {}
+                for r in last:
+                    plan.setdefault(r["target_table"], []).append(r["batch_id"])
+                versions = {r["source_table"]: r["source_version"] for r in last}
+                return last_seq, {t: sorted(b) for t, b in plan.items()}, True, versions
+        seen = {}
         if processed is not None:
-            done = {r[0] for r in processed.filter((F.col("source_table") == step.source)
-                                                   & (F.col("target_table") == step.target))
-                    .select("batch_id").distinct().collect()}
-            batches -= done
-        if batches:
-            plan[step.target] = sorted(batches)
-    if processed is not None:
-        processed.unpersist()
-    return last_seq + 1, plan, False
+            latest = Window.partitionBy("source_table").orderBy(F.col("run_seq").desc())
+            seen = {r["source_table"]: r for r in processed.withColumn("_n", F.row_number().over(latest))
+                    .filter("_n = 1").collect()}
+        plan, versions = {}, {}
+        for step in STEPS:
+            if not lake.exists(step.source):
+                continue
+            versions[step.source] = version = lake.version(step.source)
+            before = seen.get(step.source)
+            if (before is not None and before["source_version"] == version
+                    and (before["as_of"] is None or (as_of is not None and as_of <= before["as_of"]))):
+                continue
+            raw = lake.read(step.source, version=version)
+            if as_of is not None:
+                raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
+            batches = {r[0] for r in raw.select("_batch_id").distinct().collect()}
+            if processed is not None:
+                done = {r[0] for r in processed.filter((F.col("source_table") == step.source)
+                                                       & (F.col("target_table") == step.target))
+                        .select("batch_id").distinct().collect()}
+                batches -= done
+            if batches:
+                plan[step.target] = sorted(batches)
+        return last_seq + 1, plan, False, versions
+    finally:
+        if processed is not None:
+            processed.unpersist()
 
 
 # --- computing ---------------------------------------------------------------------------------
@@ -317,6 +337,9 @@ def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, p
         write = build_scd2_changes(existing, incoming)
     else:
         write = latest.select(*columns)
+    partition_by = lake.spec(step.target).partition_by
+    if partition_by:  # one file per partition value instead of one per task and value
+        write = write.repartition(*partition_by)
     state.accepted[step.target] = write
     return _Computed(step, batches, marked, bad, accepted, write)
 
@@ -373,7 +396,8 @@ def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, pers
     return result.filter(~F.col("continuous"))
 
 
-def _accounting_rows(computed: list[_Computed], run_id: str, seq: int) -> list[tuple]:
+def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versions: dict[str, int],
+                     as_of: dt.date | None) -> list[tuple]:
     now = dt.datetime.now(dt.timezone.utc)
     rows = []
     for c in computed:
@@ -390,8 +414,8 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int) -> list[t
             cleaned, resends = (g["n"], g["resend"] or 0) if g else (0, 0)
             quarantined = bad.get(batch, 0)
             business_date = r["_business_date"] if r else None
-            row = (run_id, seq, now, c.step.source, batch, business_date, c.step.target, raw_rows, cleaned,
-                   quarantined, dup, resends, raw_rows == cleaned + quarantined + dup)
+            row = (run_id, seq, now, c.step.source, raw_versions.get(c.step.source), as_of, batch, business_date,
+                   c.step.target, raw_rows, cleaned, quarantined, dup, resends, raw_rows == cleaned + quarantined + dup)
             rows.append(row)
             c.counts.append({"batch": batch, "raw": raw_rows, "cleaned": cleaned, "quarantined": quarantined,
                              "dup": dup, "resends": resends})

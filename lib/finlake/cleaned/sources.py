@@ -40,7 +40,6 @@ from finlake.cleaned.standardise import (
     standardise_code,
     standardise_id,
     standardise_mcc,
-    standardise_upper_code,
 )
 
 CHECK_PREFIX = "_check_"
@@ -89,13 +88,13 @@ def clean_customers(raw: DataFrame, pii_key: bytes) -> DataFrame:
     df = raw.select(
         standardise_id("customer_id").alias("customer_id"),
         F.col("name"), idn.alias("_idn"), phone.alias("_phone"),
-        standardise_upper_code("gender").alias("_source_gender"),
+        standardise_code("gender").alias("_source_gender"),
         birth.alias("_birth_date"),
         F.col("birth_date").isNotNull().alias("_birth_date_delivered"),
         standardise_city("city").alias("city_code"),
         standardise_code("occupation").alias("occupation"),
         standardise_code("income_band").alias("income_band"),
-        standardise_upper_code("risk_tolerance").alias("risk_tolerance"),
+        standardise_code("risk_tolerance").alias("risk_tolerance"),
         open_date.alias("open_date"),
         standardise_code("acquisition_channel").alias("acquisition_channel"),
         standardise_code("status").alias("status"),
@@ -161,14 +160,14 @@ def clean_transactions(raw: DataFrame, lookups: Lookups) -> DataFrame:
         ts.alias("ts"),
         local_date(ts).alias("business_date"),
         parse_amount("amount").alias("amount"),
-        standardise_upper_code("currency").alias("currency"),
+        standardise_code("currency").alias("currency"),
         standardise_code("direction").alias("direction"),
         standardise_code("channel").alias("channel"),
         standardise_id("merchant_id").alias("merchant_id"),
         standardise_mcc(F.coalesce(F.col("mcc"), extra["merchant_category_code"])).alias("mcc"),
         standardise_city("city").alias("city_code"),
         standardise_id("device_id").alias("device_id"),
-        standardise_upper_code("counterparty_bank").alias("counterparty_bank"),
+        standardise_code("counterparty_bank").alias("counterparty_bank"),
         parse_flag("is_international").alias("is_international"),
         standardise_id(extra["auth_code"]).alias("auth_code"),
     ), F.col("city").isNotNull().alias("_city_delivered"), F.trim(F.coalesce(F.col("mcc"), extra["merchant_category_code"])).alias("_mcc_raw"))
@@ -230,7 +229,7 @@ def clean_products(raw: DataFrame) -> DataFrame:
         standardise_id("product_id").alias("product_id"),
         standardise_code("product_type").alias("product_type"),
         standardise_id("name").alias("name"),
-        standardise_upper_code("risk_rating").alias("risk_rating"),
+        standardise_code("risk_rating").alias("risk_rating"),
         parse_amount("min_amount").alias("min_amount"),
         F.trim("expected_yield").try_cast("decimal(9,4)").alias("expected_yield"),
     ))
@@ -305,7 +304,7 @@ def clean_do_not_contact(raw: DataFrame, pii_key: bytes) -> DataFrame:
 def clean_fx_rates(raw: DataFrame) -> DataFrame:
     return raw.select(*_base(
         parse_date("rate_date").alias("rate_date"),
-        standardise_upper_code("currency").alias("currency"),
+        standardise_code("currency").alias("currency"),
         parse_amount("cny_per_unit", 18, 6).alias("cny_per_unit"),
     ))
 

@@ -65,13 +65,14 @@ def standardise_city(col: Column | str) -> Column:
 
 
 def standardise_code(col: Column | str) -> Column:
-    """Lower-case, trimmed code (channels, directions, statuses); empty -> null."""
-    return _blank_to_null(F.lower(F.trim(_col(col))))
+    """Trimmed code (channels, currencies, statuses ...); empty -> null.
 
-
-def standardise_upper_code(col: Column | str) -> Column:
-    """Upper-case, trimmed code (ISO-4217 currencies, risk levels, bank codes); empty -> null."""
-    return _blank_to_null(F.upper(F.trim(_col(col))))
+    Codes are *not* case-folded: the landing contract fixes their spelling and "anything else in
+    a code column is a defect". A case variant is exactly such a defect: the generator plants
+    ``usd`` on domestic CNY postings, and upper-casing it would convert a CNY amount at the USD
+    rate. The closed-list rules quarantine such rows instead.
+    """
+    return _blank_to_null(F.trim(_col(col)))
 
 
 def standardise_id(col: Column | str) -> Column:

@@ -26,6 +26,9 @@ def cmd_clean(args, settings) -> int:
 
     run_id = args.run_id or f"clean-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     report = build_cleaned(open_lake(settings, "build_cleaned"), settings, run_id, as_of=args.as_of)
+    if report.run_seq is None and not args.json:
+        print(report.summary())
+        return 0
     if args.json:
         json.dump({"run_id": report.run_id, "run_seq": report.run_seq, "recovered": report.recovered,
                    "balance_breaks": report.balance_breaks,
