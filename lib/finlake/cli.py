@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "finlake.commands.quality",
     "finlake.commands.features",
     "finlake.commands.models",
+    "finlake.commands.marketing",
 ]
 
 # CLI flag -> settings field. Flags given on the command line win over everything else.

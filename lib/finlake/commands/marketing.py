@@ -1,0 +1,77 @@
+"""``finlake audience build``, ``finlake campaigns``: precision marketing (docs/marketing.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from datetime import date, datetime, timezone
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser("audience", parents=[common], help="build campaign audiences (docs/marketing.md)")
+    sub = p.add_subparsers(dest="audience_command", required=True)
+    b = sub.add_parser("build", parents=[common],
+                       help="select, cap and write audiences.<campaign> and its CRM export CSV")
+    b.add_argument("files", nargs="*", metavar="FILE",
+                   help="audience definition files (default: every conf/audiences/*.yaml)")
+    b.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                   help="feature/score cut-off to select on (default: the latest)")
+    b.add_argument("--policy", metavar="FILE", help="contact policy (default conf/contact_policy.yaml)")
+    b.add_argument("--run-id", help="run id to record (default: a new one)")
+    b.set_defaults(func=cmd_audience_build)
+
+    p = subparsers.add_parser("campaigns", parents=[common],
+                              help="recompute marts.campaign_results from cleaned.contacts and show uplift vs control")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_campaigns)
+
+
+def _run_id(prefix: str) -> str:
+    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def cmd_audience_build(args, settings) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from finlake.commands.core import open_lake
+    from finlake.marketing import build_audiences
+
+    results = build_audiences(open_lake(settings, "build_audiences"), settings, args.run_id or _run_id("audiences"),
+                              as_of=args.as_of, definitions=args.files or None, policy_file=args.policy)
+    table = Table(title=f"audiences at {results[0].as_of}")
+    for col in ("table", "contact", "control", "capped", "export"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.table, str(r.contact), str(r.control), str(r.capped), r.export_path)
+    Console().print(table)
+    return 0
+
+
+def cmd_campaigns(args, settings) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from finlake.commands.core import open_lake
+    from finlake.marketing.evaluation import evaluate_campaigns
+
+    rows = [r.asDict() for r in evaluate_campaigns(open_lake(settings, "evaluate_campaigns"), _run_id("campaigns"))
+            .orderBy("start_date", "campaign_id").collect()]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    table = Table(title="campaign results (uplift = treated - control conversion, 95% CI)")
+    for col in ("campaign", "product", "channel", "start", "treated", "control", "response", "conv treated",
+                "conv control", "uplift [95% CI]"):
+        table.add_column(col)
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    for r in rows:
+        ci = "-" if r["uplift"] is None else (f"{100 * r['uplift']:+.1f}pp [{100 * r['uplift_ci_low']:+.1f}, "
+                                              f"{100 * r['uplift_ci_high']:+.1f}]{' *' if r['significant'] else ''}")
+        table.add_row(r["campaign_id"], str(r["product_id"] or "-"), str(r["channel"] or "-"), str(r["start_date"]),
+                      str(r["treated"]), str(r["control"]), pct(r["response_rate"]), pct(r["treated_conversion_rate"]),
+                      pct(r["control_conversion_rate"]), ci)
+    Console().print(table)
+    return 0
