@@ -21,12 +21,12 @@ TABLES = ("features.customer_monthly", "features.customer_tags", "features.churn
 
 
 def _txns(first: date, last: date) -> list[dict]:
-    """Two customers posting every third day: one card spend each, C2 also transfers out."""
+    """Two customers posting every third day from ``first`` (make ``last`` fall on that grid)."""
     rows, day, n = [], first, 0
     while day <= last:
         for cid, card in (("C1", "K1"), ("C2", "K2")):
             n += 1
-            rows.append({"txn_id": f"T{n:014d}", "customer_id": cid, "card_id": card, "merchant_id": "M1",
+            rows.append({"txn_id": f"T{day:%Y%m%d}{n:06d}", "customer_id": cid, "card_id": card, "merchant_id": "M1",
                          "ts": datetime(day.year, day.month, day.day, 3), "business_date": day, "amount": 25.0,
                          "mcc": "5411", "city_code": "110000"})
         day += timedelta(days=3)
@@ -49,7 +49,7 @@ def lake(spark, tmp_path_factory, make):
         "cleaned.app_events": [{"event_id": "E1", "customer_id": "C1", "ts": datetime(2024, 2, 3, 8)}],
         "cleaned.complaints": [{"complaint_id": "Q1", "customer_id": "C2", "ts": datetime(2024, 3, 3, 8)}],
         "cleaned.contacts": [{"contact_id": "K1", "customer_id": "C1", "ts": datetime(2024, 3, 5, 8), "outcome": "opened"}],
-        "cleaned.fraud_reports": [{"txn_id": "T00000000000002", "business_date": date(2024, 1, 25)}],
+        "cleaned.fraud_reports": [{"txn_id": "T20240101000002", "business_date": date(2024, 1, 25)}],
     }
     for table, rows in cleaned.items():
         lake.overwrite(table, make(table, rows))
@@ -77,7 +77,7 @@ def test_first_build_computes_every_complete_month_in_one_run(lake):
 
 def test_a_new_month_is_appended_without_recomputing_history(lake, make):
     history = {t: partitions(lake, t, "txn_month" if t.endswith("fraud") else "as_of") for t in TABLES}
-    lake.append("cleaned.transactions", make("cleaned.transactions", _txns(date(2024, 5, 2), date(2024, 5, 31))))
+    lake.append("cleaned.transactions", make("cleaned.transactions", _txns(date(2024, 5, 1), date(2024, 5, 31))))
     report = build_features(lake, lake.settings, "run-2")
     assert report.tables["features.customer_monthly"].partitions == [date(2024, 6, 1)]
     # Fraud months whose labels may still change (younger than 60 days at the last build) are redone.
@@ -108,7 +108,7 @@ def test_rerunning_a_run_that_already_committed_writes_nothing(lake):
 
 def test_a_blocking_expectation_failure_leaves_every_table_unchanged(lake, make):
     versions = {t: lake.version(t) for t in TABLES}
-    bad = _txns(date(2024, 6, 1), date(2024, 6, 30))
+    bad = _txns(date(2024, 6, 3), date(2024, 6, 30))  # June complete: its fraud month is due
     bad[0]["amount"] = 0.0  # a zero-amount card posting breaks amount_cny_range of transaction_fraud
     lake.append("cleaned.transactions", make("cleaned.transactions", bad))
     with pytest.raises(QualityGateError, match="amount_cny_range"):
