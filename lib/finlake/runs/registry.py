@@ -149,5 +149,5 @@ DEFAULT_REGISTRY = Registry(stages=(
                                 reads=("features.customer_monthly", "features.transaction_fraud"),
                                 as_of="month_cutoff"),)),
     StageSpec("audiences", (JobSpec("build_audiences", "finlake.marketing:build_audiences",
-                                    reads=("features.*", "scores.*")),)),
+                                    reads=("features.*", "scores.*", "cleaned.*"), as_of="month_cutoff"),)),
 ))
