@@ -48,7 +48,7 @@ def generate_block(plan: Plan, block: int) -> BlockOutput:
     legit = legit_transactions(c, a, plan, rng_txn)
     fraud, takeover_events, incidents = plant_fraud(c, a, legit, plan, rng_fraud)
     txns, fraud_truth, reports = finish(concat_rows([legit, fraud]), c, a, plan, rng_fraud)
-    events = app_event_rows(concat_rows([app_sessions(c, plan, rng_eng), takeover_events]), c)
+    events = app_event_rows(concat_rows([app_sessions(c, plan, rng_eng), takeover_events]), c, plan)
 
     rows = {
         **customer_rows(c, plan, rng_cust),

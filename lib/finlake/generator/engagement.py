@@ -79,9 +79,13 @@ def _product_of_type(ptype: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def app_event_rows(events: pd.DataFrame, c: Customers) -> TextRows:
-    """Identify events and sessions and render them as the JSON fields of app_events."""
-    e = events[list(APP_EVENT_COLUMNS)]
+def app_event_rows(events: pd.DataFrame, c: Customers, plan: Plan) -> TextRows:
+    """Identify events and sessions and render them as the JSON fields of app_events.
+
+    A session that starts late on the last day may run past midnight: those events fall after
+    the period and are not delivered.
+    """
+    e = events.loc[events["ts"].to_numpy().astype("datetime64[s]") < np.datetime64(plan.end, "s"), list(APP_EVENT_COLUMNS)]
     order = np.lexsort((e["session"].to_numpy(), e["ts"].to_numpy(), e["cust"].to_numpy().astype(int)))
     e = e.iloc[order].reset_index(drop=True)
     cust = e["cust"].to_numpy().astype(int)
