@@ -15,6 +15,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# Under pytest-xdist the worker's __main__ has neither __spec__ nor __file__, which
+# pyspark.sql.connect (imported by mlflow.spark.log_model) takes for a doctest run, and exits.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
+
 import synthetic  # noqa: E402
 
 FAST = {"gbt": {"maxIter": 8, "maxDepth": 3}, "logistic": {"maxIter": 25}}
