@@ -11,7 +11,7 @@ import synthetic
 from finlake.cli import main
 from finlake.lake import Lake
 from finlake.models import registry
-from finlake.models.classifier import LABEL_COL, fit_classifier, with_label
+from finlake.models.classifier import fit_classifier, with_label
 from finlake.models.registry import InputTable, TrainingRecord, decide
 from finlake.models.splits import out_of_time_split
 from finlake.models.workflows import _classifier_artifacts, _main_metric
