@@ -4,8 +4,9 @@
     .venv/bin/python bench/bench_ingest.py --scale 1 --driver-memory 4g
 
 Generates the landing files once per scale (seed 7, default defect rate) under
-``/tmp/finlake_bench/landing_s<scale>`` (reused if present), ingests them into a fresh lake, then
-reruns with nothing new. Writes ``bench/results/ingest_s<scale>.json``. Timings on a shared
+``/tmp/finlake_bench/landing_s<scale>`` (reused if present), ingests them (all sources, or those
+given with ``--source``) into a fresh lake, then reruns with nothing new. Writes
+``bench/results/ingest_s<scale>[_<sources>].json``. Timings on a shared
 machine are noisy: compare runs made under the same load.
 """
 
@@ -28,6 +29,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--source", action="append", dest="sources",
+                        help="only these landing sources (default: all), e.g. --source transactions")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the generator runs Python on the executors
@@ -39,7 +42,8 @@ def main() -> None:
     from finlake.spark import get_spark
 
     landing = ROOT / f"landing_s{args.scale:g}"
-    home = ROOT / f"home_ingest_s{args.scale:g}"
+    label = f"s{args.scale:g}" + ("_" + "+".join(s.replace("/", "-") for s in args.sources) if args.sources else "")
+    home = ROOT / f"home_ingest_{label}"
     shutil.rmtree(home, ignore_errors=True)
     settings = load_settings(overrides={
         "home": str(home), "landing_root": str(landing), "lake_engine": "bridge", "spark_master": args.master,
@@ -51,11 +55,12 @@ def main() -> None:
         print(f"generated scale {args.scale:g} in {time.perf_counter() - started:.0f}s")
     lake = Lake(spark, settings)
 
-    report = ingest_all(lake, settings, "bench-1")
-    rerun = ingest_all(lake, settings, "bench-2")
+    report = ingest_all(lake, settings, "bench-1", sources=args.sources)
+    rerun = ingest_all(lake, settings, "bench-2", sources=args.sources)
     txn = [r for r in report.ledger_rows if r.source == "transactions" and r.status == "ingested"]
     result = {
         "scale": args.scale,
+        "sources": args.sources or "all",
         "master": args.master,
         "batches": len(report.with_status("ingested")),
         "rows": report.rows_landed,
@@ -67,7 +72,7 @@ def main() -> None:
         "rows_per_second_without_gates": round(report.rows_landed / (report.seconds - report.gate_seconds)),
         "rerun_nothing_new_seconds": round(rerun.seconds, 1),
     }
-    out = Path(__file__).parent / "results" / f"ingest_s{args.scale:g}.json"
+    out = Path(__file__).parent / "results" / f"ingest_{label}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
