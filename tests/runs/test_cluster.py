@@ -10,6 +10,7 @@ process the test starts is killed by a finalizer, and the ports it used are chec
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -51,6 +52,11 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _die_with_parent() -> None:
+    """SIGTERM the daemon if the test process dies without running its finalizers (killed, timed out)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _spark_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FINLAKE_", "PYSPARK_GATEWAY"))}
     env.update(SPARK_HOME=str(SPARK_HOME), SPARK_LOCAL_IP="127.0.0.1", SPARK_DAEMON_MEMORY="512m",
@@ -88,7 +94,8 @@ def standalone_cluster(tmp_path_factory, request):
         log = open(tmp / f"{name}.log", "w")
         logs.append(log)
         procs.append(subprocess.Popen([spark_class, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True))  # own process group: executors die with it
+                                      start_new_session=True,  # own process group: executors die with it
+                                      preexec_fn=_die_with_parent))
 
     start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
           "--webui-port", str(ui))
