@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -93,7 +92,6 @@ class QualityGate:
         self.reports: dict[str, GateReport] = {}
         self._suites: dict[str, Suite] = {}
         self._pending: list[CheckResult] = []
-        self._flagged: dict[str, DataFrame] = {}
         self._custom: list[CheckResult] = []
 
     # --- suites and waivers ----------------------------------------------------------
@@ -119,17 +117,13 @@ class QualityGate:
         """Split ``df`` by the suite's quarantine rules into (good, bad).
 
         ``good`` has ``df``'s columns; ``bad`` adds ``_rules_broken`` (names of the rules each
-        row broke) and ``_run_id``. The rows with their rules broken are cached on first use,
-        because GX scans ``good`` once per metric job and evaluating the rules (regexes) on
-        every scan costs more than the cache; ``quarantine`` releases the cache.
+        row broke) and ``_run_id``. Both are lazy filters of ``df``: persist ``df`` first.
         """
         rules = self.suite(table).quarantine_rules
         if not rules:
             return df, df.limit(0).withColumn("_rules_broken", F.array().cast("array<string>")).withColumn(
                 "_run_id", F.lit(self.run_id))
-        self._release(table)
-        flagged = df.withColumn("_rules_broken", rules_broken(rules)).persist(StorageLevel.MEMORY_AND_DISK)
-        self._flagged[table] = flagged
+        flagged = df.withColumn("_rules_broken", rules_broken(rules))
         good = flagged.filter(F.size("_rules_broken") == 0).drop("_rules_broken")
         bad = flagged.filter(F.size("_rules_broken") > 0).withColumn("_run_id", F.lit(self.run_id))
         return good, bad
@@ -143,7 +137,6 @@ class QualityGate:
         self.flush()
         spec = check_declaration(self.lake.catalog, table)
         if bad.isEmpty():
-            self._release(table)
             return None
         source_columns = [c.name for c in spec.columns if c.name not in META_COLUMNS]
         rows = bad.select(
@@ -155,7 +148,6 @@ class QualityGate:
             F.expr("uuid()").alias("_quarantine_id"),
         )
         result = self.lake.append(spec.name, rows, txn=txn)
-        self._release(table)
         log.info("%s: %s rows quarantined in %s (run %s)", table, result.rows_written, spec.name, self.run_id)
         return result
 
@@ -333,15 +325,8 @@ class QualityGate:
             return ReprocessResult(table, released, total - released, report)
         finally:
             held.unpersist()
-            self._release(table)
 
     # --- internals -------------------------------------------------------------------
-    def _release(self, table: str) -> None:
-        """Drop the cache ``split`` made for ``table``."""
-        flagged = self._flagged.pop(table, None)
-        if flagged is not None:
-            flagged.unpersist()
-
     def _table_version(self, table: str) -> int | None:
         return self.lake.version(table) if self.lake.exists(table) else None
 
