@@ -113,7 +113,8 @@ def transaction_features(transactions: DataFrame, start_date: date, end_date: da
         "spend_30d", "spend_90d", "spend_180d",
         _ratio(F.col("spend_90d"), F.col("spend_count_90d")).alias("avg_spend_90d"),
         *[_ratio(F.col(f"spend_{f}_90d"), F.col("spend_90d")).alias(f"share_{f}_90d") for f in named],
-        _ratio(F.col("spend_90d") - family_total, F.col("spend_90d")).alias("share_other_90d"),
+        # The remainder is a difference of float sums: clamp the rounding residue (-1e-13) to 0.
+        _ratio(F.greatest(F.col("spend_90d") - family_total, F.lit(0.0)), F.col("spend_90d")).alias("share_other_90d"),
         "txn_count_prev_90d", "spend_prev_90d",
         _trend(F.col("txn_count_90d"), F.col("txn_count_prev_90d")).alias("txn_trend"),
         _trend(F.col("spend_90d"), F.col("spend_prev_90d")).alias("spend_trend"),
