@@ -203,6 +203,7 @@ def main(argv=None) -> int:
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
     import duckdb
+    from pyspark.sql import functions as F
 
     from finlake.features import fraud, labels, tags
     from finlake.features.build import plan_build, read_inputs
@@ -252,11 +253,14 @@ def main(argv=None) -> int:
     con.execute("SET threads = 2")
     duckdb_views(con, lake)
     sql = duckdb_sql(first, last)
-    duck = timed("duckdb_customer_monthly", lambda: con.execute(f"SELECT * FROM ({sql})").arrow(), secs)
+    duck = timed("duckdb_customer_monthly", lambda: con.execute(f"SELECT * FROM ({sql})").df(), secs)
 
     # Value check: every compared column, Spark vs DuckDB, on the same keys.
-    spark_rows = cm.select("customer_id", "as_of", *COMPARED).toPandas()
-    duck_rows = duck.select(["customer_id", "as_of", *COMPARED]).to_pandas()
+    import pandas as pd
+
+    spark_rows = cm.select("customer_id", F.col("as_of").cast("string").alias("as_of"), *COMPARED).toPandas()
+    duck_rows = duck[["customer_id", "as_of", *COMPARED]].assign(
+        as_of=pd.to_datetime(duck["as_of"]).dt.strftime("%Y-%m-%d"))
     joined = spark_rows.merge(duck_rows, on=["customer_id", "as_of"], suffixes=("_s", "_d"), how="outer", indicator=True)
     mismatch = {"rows_only_in_one": int((joined["_merge"] != "both").sum())}
     both = joined[joined["_merge"] == "both"]
