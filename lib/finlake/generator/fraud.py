@@ -25,7 +25,7 @@ from finlake.generator.transactions import CH, CUR, home_city, random_banks, to_
 INCIDENT_RATES = {"card_testing": 0.005, "account_takeover": 0.008, "impossible_travel": 0.012}
 P_PATTERN = {"card_testing": 0.97, "account_takeover": 0.95, "impossible_travel": 0.9, "compromised_merchant": 0.9}
 PATTERN_CODE = {"card_testing": 1, "account_takeover": 2, "impossible_travel": 3, "compromised_merchant": 4}
-COMPROMISED_CARD_SHARE = 0.35
+COMPROMISED_CARD_SHARE = 0.42  # of the cards seen at a leaking merchant (regular customers make fewer distinct cards per merchant)
 FOREIGN_NAMES = np.array([f[0] for f in ref.FOREIGN_CITIES], dtype=object)
 FOREIGN_CUR = np.array([CUR[f[1]] for f in ref.FOREIGN_CITIES])
 CITY_INDEX = {name: i for i, name in enumerate(ref.CITY_PINYIN)}

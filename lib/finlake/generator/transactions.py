@@ -32,8 +32,9 @@ ONLINE_CARD_SHARE = 0.55  # online postings that are card payments (the rest are
 CREDIT_CARD_SHARE = 0.55  # card spend paid with the credit card when the customer has one
 TRANSFER_CREDIT_SHARE = 0.35
 INTERBANK_SHARE = 0.45
-OTHER_FRAUD_BASE = 3e-5
-PAYROLL_MOVES_AT = 0.3  # decline progress at which the salary stops arriving  # card postings that are fraud without a planted pattern
+REGULAR_MERCHANT_SHARE = 0.8  # card spend at the customer's regular merchant of a (city, category)
+OTHER_FRAUD_BASE = 3e-5  # card postings that are fraud without a planted pattern
+PAYROLL_MOVES_AT = 0.3  # decline progress at which the salary stops arriving
 MAX_CNY = 5_000_000.0
 MAX_MINOR = 99_999_999_99  # legit amounts stay below 100,000,000 units of any currency
 
@@ -148,7 +149,7 @@ def _everyday(c: Customers, a: Accounts, plan: Plan, rng: np.random.Generator) -
     minor = to_minor(cny, currency, day, plan)
 
     pool_city = np.where(abroad, 50 + foreign_i, city_i)
-    merchant = merchant_ids(pool_city, mcc_i, plan.merchants_per_pool, rng)
+    merchant = merchant_ids(pool_city, mcc_i, plan.merchants_per_pool, c.ordinal[cust], rng)
     device = pick_device(c, cust, rng)
     online = np.isin(channel, [CH["mobile_app"], CH["online"], CH["third_party_pay"]])
     interbank = transfer & (rng.random(n) < INTERBANK_SHARE)
@@ -225,9 +226,21 @@ def to_minor(cny: np.ndarray, currency: np.ndarray, day: np.ndarray, plan: Plan)
     return np.maximum(np.round(cny / table[day_i, currency] * 100), 1).astype(np.int64)
 
 
-def merchant_ids(pool_city: np.ndarray, mcc_i: np.ndarray, pool_size: int, rng: np.random.Generator) -> np.ndarray:
-    """A merchant per posting; popularity within a (city, category) pool is Zipf-like."""
-    rank = np.floor(np.exp(rng.random(len(pool_city)) * np.log(pool_size + 1))).astype(int) - 1
+def merchant_ids(pool_city: np.ndarray, mcc_i: np.ndarray, pool_size: int, customer: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """A merchant per posting, within its (city, category) pool.
+
+    People are creatures of habit: most spend goes to the customer's regular merchant of the
+    pool (fixed by the customer's ordinal, so the same whatever the partitioning); the rest to a
+    merchant by Zipf-like popularity. Without habits most legitimate spend would be at a "new"
+    merchant and the fraud feature new_merchant would carry little signal.
+    """
+    n = len(pool_city)
+    # The regular merchant is drawn from the same popularity curve, with a uniform fixed per
+    # (customer, pool) instead of per posting: popular merchants stay popular.
+    fixed = (customer.astype(np.int64) * 2654435761 + mcc_i * 40503 + pool_city * 9973) % 1_000_003 / 1_000_003
+    u = np.where(rng.random(n) < REGULAR_MERCHANT_SHARE, fixed, rng.random(n))
+    rank = np.floor(np.exp(u * np.log(pool_size + 1))).astype(int) - 1
     return fmt_ids("M", pool_city * 1_000_000 + mcc_i * 10_000 + rank, 8)
 
 
