@@ -184,6 +184,7 @@ def test_pipeline_on_a_standalone_cluster_matches_local_mode(standalone_cluster,
     local = _submit(dist, local_home, landing, standalone_cluster["env"], None, tmp_path)
     assert "stage=clean status=success" in local.stderr, local.stderr[-5000:]
     assert f"finlake imported from {dist / 'finlake.zip'}" in local.stderr
+    assert "Traceback" not in local.stderr, local.stderr[-5000:]  # e.g. Data Docs assets unreadable from the zip
 
     cluster = _submit(dist, cluster_home, landing, standalone_cluster["env"], standalone_cluster["master"], tmp_path)
     # The same outcome as local mode (a stage still in development may stop both at its gate).

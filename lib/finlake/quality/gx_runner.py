@@ -19,10 +19,10 @@ import json
 import logging
 import os
 import re
-import shutil
 import threading
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,8 @@ def build_docs(quality_root: str, outcome: GxOutcome, validation_banner: str, in
 # drawn by those scripts: without network access (this workplace, most bank networks) a steward
 # sees an empty page. The same versions ship in docs_assets/ (MIT, see LICENSES.txt), and every
 # page built is pointed at them.
-_ASSETS = Path(__file__).parent / "docs_assets"
+# importlib.resources, not __file__: on a cluster finlake runs from the --py-files zip archive.
+_ASSETS = resources.files("finlake.quality") / "docs_assets"
 _VENDORED = {
     "https://code.jquery.com/jquery-3.7.1.min.js": "jquery-3.7.1.min.js",
     "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper-1.12.9.min.js",
@@ -215,8 +216,9 @@ def make_offline(site: Path, since: float, banners: dict[str, str]) -> None:
     vendor.mkdir(parents=True, exist_ok=True)
     for asset in _ASSETS.iterdir():
         target = vendor / asset.name
-        if not target.exists() or target.stat().st_size != asset.stat().st_size:
-            shutil.copyfile(asset, target)
+        content = asset.read_bytes()
+        if not target.exists() or target.stat().st_size != len(content):
+            target.write_bytes(content)
     for page in site.rglob("*.html"):
         if page.stat().st_mtime < since or page.is_relative_to(site / "static"):
             continue
