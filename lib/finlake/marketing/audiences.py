@@ -118,6 +118,9 @@ def load_definition(path: Path | str, catalog: Catalog | None = None) -> Audienc
     if f"audiences.{campaign}" not in catalog:
         fail("campaign", f"table 'audiences.{campaign}' is not declared; copy schemas/audiences/retention.yaml "
                          f"to schemas/audiences/{campaign}.yaml and change its 'table' and 'description'")
+    if "status" not in catalog.get(f"audiences.{campaign}").schema.fieldNames():
+        fail("campaign", f"table 'audiences.{campaign}' is not a campaign audience table (no status column); "
+                         f"choose another campaign name")
 
     product_type = doc.get("product_type")
     if product_type is not None and product_type not in PRODUCT_TYPES:

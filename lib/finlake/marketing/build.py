@@ -134,7 +134,8 @@ def _other_audience_contacts(lake: Lake, building: list[str], as_of: date) -> Da
     """(customer_id, channel, contacted) of the existing audiences of ``as_of`` not rebuilt now."""
     out = None
     for name in lake.catalog.names("audiences"):
-        if name.split(".", 1)[1] in building or not lake.exists(name):
+        campaign_table = "status" in lake.catalog.get(name).schema.fieldNames()  # not audiences.lookalikes
+        if not campaign_table or name.split(".", 1)[1] in building or not lake.exists(name):
             continue
         rows = (lake.read(name).where((F.col("as_of") == F.lit(as_of)) & (F.col("status") == "contact"))
                 .groupBy("customer_id", "channel").agg(F.count("*").alias("contacted")))
