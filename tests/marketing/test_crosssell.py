@@ -1,12 +1,18 @@
-"""Cross-sell on tiny explicit holdings: FPGrowth rule measures and ALS never recommending owned products."""
+"""Cross-sell on tiny explicit holdings: FPGrowth rule measures, the implicit-feedback weights, and
+ALS never recommending owned products, as library calls and through marts.* tables."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from finlake.marketing.crosssell import association_rules, holdings, next_best_products
+from finlake.lake import Lake
+from finlake.marketing.crosssell import (association_rules, build_crosssell, holdings, implicit_feedback,
+                                         next_best_products)
+from finlake.settings import load_settings
 
-from marketing_helpers import AS_OF, table
+from marketing_helpers import AS_OF, customers_with, table
 
 pytestmark = pytest.mark.xdist_group("marketing")
 
@@ -43,3 +49,73 @@ def test_next_best_products_exclude_owned_ones(spark):
     assert recs and not {(r["customer_id"], r["product_type"]) for r in recs} & owned_pairs
     c4 = [r["product_type"] for r in sorted((r for r in recs if r["customer_id"] == "c4"), key=lambda r: r["position"])]
     assert c4[0] == "wealth"  # savings holders mostly hold wealth too
+
+
+def test_feedback_weighs_holdings_responses_and_capped_views(spark):
+    held = spark.createDataFrame([("c1", "savings")], "customer_id string, product_type string")
+    views = spark.createDataFrame([("c1", "fund", 9), ("c1", "savings", 2)], "customer_id string, product_type string, views long")
+    responses = spark.createDataFrame([("c1", "fund", 1), ("c2", "wealth", 2)],
+                                      "customer_id string, product_type string, responses long")
+    got = {(r["customer_id"], r["product_type"]): r["strength"]
+           for r in implicit_feedback(held, views, responses).collect()}
+    # holding 3.0 + 2 views x 0.5; response 2.0 + views capped at 5 x 0.5; two responses x 2.0
+    assert got == {("c1", "savings"): 4.0, ("c1", "fund"): 4.5, ("c2", "wealth"): 4.0}
+
+
+@pytest.fixture(scope="module")
+def crosssell_lake(spark, tmp_path_factory):
+    home = tmp_path_factory.mktemp("crosssell-home")
+    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
+                                        "pii_key": "test-key-not-a-secret-0123456789"}, environ={})
+    lake = Lake(spark, settings).for_job("test", "run-1")
+    before = AS_OF - timedelta(days=10)
+    inputs = {
+        "features.customer_monthly": customers_with(spark, list(BASKETS)),
+        "cleaned.accounts": table(spark, "cleaned.accounts", [
+            {"account_id": f"{c}-{p}", "customer_id": c, "product_type": p, "status": "active"}
+            for c, ps in BASKETS.items() for p in ps]),
+        "cleaned.products": table(spark, "cleaned.products", [
+            {"product_id": f"P-{p}", "product_type": p} for p in ("savings", "wealth", "fund", "credit_card")]),
+        # c4 browses funds; c5 browses the credit card it owns; a view at the cut-off is not seen
+        "cleaned.app_events": table(spark, "cleaned.app_events", [
+            {"event_id": f"E{i}", "customer_id": c, "event_type": "product_view", "product_id": f"P-{p}",
+             "business_date": d} for i, (c, p, d) in enumerate(
+                [("c4", "fund", before), ("c4", "fund", before), ("c5", "credit_card", before), ("c5", "fund", AS_OF)])]),
+        "cleaned.campaigns": table(spark, "cleaned.campaigns", [{"campaign_id": "K1", "product_id": "P-wealth"}]),
+        "cleaned.contacts": table(spark, "cleaned.contacts", [
+            {"contact_id": "T1", "campaign_id": "K1", "customer_id": "c5", "outcome": "responded",
+             "business_date": before}]),
+    }
+    for name, df in inputs.items():
+        lake.create(name)
+        lake.overwrite(name, df)
+    build_crosssell(lake, "run-1", AS_OF)
+    return lake
+
+
+def test_crosssell_writes_the_hand_computed_rules(crosssell_lake):
+    got = sorted((tuple(r["antecedent"]), r["consequent"], r["support"], r["confidence"], r["lift"], r["as_of"])
+                 for r in crosssell_lake.read("marts.product_rules").collect())
+    # 5 baskets: {s,w} {s,w} {s,w,f} {s} {cc}; support of the union, confidence, lift = conf / share(consequent)
+    s, f, w = "savings", "fund", "wealth"
+    expected = sorted([
+        ((s,), w, 0.6, 3 / 4, 1.25), ((w,), s, 0.6, 1.0, 1.25),
+        ((s,), f, 0.2, 1 / 4, 1.25), ((f,), s, 0.2, 1.0, 1.25),
+        ((w,), f, 0.2, 1 / 3, 5 / 3), ((f,), w, 0.2, 1.0, 5 / 3),
+        ((s, w), f, 0.2, 1 / 3, 5 / 3), ((f, s), w, 0.2, 1.0, 5 / 3), ((f, w), s, 0.2, 1.0, 1.25),
+    ])
+    assert [g[:2] for g in got] == [e[:2] for e in expected]
+    assert [x for g in got for x in g[2:5]] == pytest.approx([x for e in expected for x in e[2:]])
+    assert {g[5] for g in got} == {AS_OF}
+
+
+def test_next_best_products_never_include_owned_ones_and_use_views_and_responses(crosssell_lake):
+    recs = crosssell_lake.read("marts.next_best_product").collect()
+    owned = {(c, p) for c, ps in BASKETS.items() for p in ps}
+    assert recs and not {(r["customer_id"], r["product_type"]) for r in recs} & owned
+    by_customer = {}
+    for r in sorted(recs, key=lambda r: (r["customer_id"], r["position"])):
+        by_customer.setdefault(r["customer_id"], []).append(r["product_type"])
+    # c5 owns only a credit card: savings (everyone's), wealth (its campaign response) and fund are left
+    assert sorted(by_customer["c5"]) == ["fund", "savings", "wealth"]
+    assert {r["as_of"] for r in recs} == {AS_OF}

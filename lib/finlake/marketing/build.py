@@ -64,7 +64,7 @@ def build_audiences(lake: Lake, settings: Settings, run_id: str, as_of: date | N
     as_of = resolve_as_of(lake, as_of)
     log.info("building audiences %s at %s (run %s)", [d.campaign for d in defs], as_of, run_id)
 
-    read = _reader(lake)
+    read = input_reader(lake)
     contacts = read("cleaned.contacts")
     consented = consented_channels(read("cleaned.consents"), as_of)
     rates = channel_response_rates(contacts, as_of)
@@ -111,7 +111,7 @@ def export_path(settings: Settings, campaign: str, as_of: date) -> Path:
 
 
 def resolve_as_of(lake: Lake, as_of: date | None) -> date:
-    monthly = _reader(lake)("features.customer_monthly")
+    monthly = input_reader(lake)("features.customer_monthly")
     if as_of is not None:
         monthly = monthly.where(F.col("as_of") <= F.lit(as_of))
     latest = monthly.agg(F.max("as_of")).first()[0]
@@ -121,10 +121,11 @@ def resolve_as_of(lake: Lake, as_of: date | None) -> date:
     return latest
 
 
-def _reader(lake: Lake):
+def input_reader(lake: Lake):
+    """A function reading a table by name, or AudienceInputError saying how to build it."""
     def read(name: str) -> DataFrame:
         if not lake.exists(name):
-            raise AudienceInputError(f"audiences need table '{name}', which does not exist yet; run the pipeline "
+            raise AudienceInputError(f"marketing needs table '{name}', which does not exist yet; run the pipeline "
                                      f"up to 'finlake score' first ('finlake run')")
         return lake.read(name)
     return read
