@@ -27,7 +27,7 @@ import yaml
 from pyspark.sql import types as T
 
 from finlake.archive import project_root
-from finlake.errors import TableNotFoundError
+from finlake.errors import CatalogError, TableNotFoundError
 
 PROJECT_ROOT = project_root(__file__)  # the checkout, or the files shipped in dist/finlake.zip
 LAYERS = ("raw", "cleaned", "quarantine", "features", "scores", "audiences", "marts", "quality", "ops")
@@ -88,7 +88,7 @@ class Catalog:
         for path in sorted(root.glob("*/*.yaml")):
             spec = _load_spec(path)
             if spec.name in specs:
-                raise ValueError(f"table '{spec.name}' is declared twice: {specs[spec.name].source_file} and {path}")
+                raise CatalogError(f"table '{spec.name}' is declared twice: {specs[spec.name].source_file} and {path}")
             specs[spec.name] = spec
         return cls(specs)
 
@@ -121,16 +121,16 @@ def _load_spec(path: Path) -> TableSpec:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     where = f"schema file {path}"
     if not isinstance(doc, dict) or "table" not in doc or "columns" not in doc:
-        raise ValueError(f"{where} must have 'table' and 'columns'")
+        raise CatalogError(f"{where} must have 'table' and 'columns'")
     name = doc["table"]
     expected = f"{path.parent.name}.{path.stem}"
     if name != expected:
-        raise ValueError(f"{where} declares '{name}' but its location says '{expected}'")
+        raise CatalogError(f"{where} declares '{name}' but its location says '{expected}'")
     columns = []
     for raw in doc["columns"]:
         unknown = set(raw) - {"name", "type", "nullable", "pii", "description"}
         if unknown:
-            raise ValueError(f"{where}: column {raw.get('name')!r} has unknown keys {sorted(unknown)} "
+            raise CatalogError(f"{where}: column {raw.get('name')!r} has unknown keys {sorted(unknown)} "
                              "(quote types that contain a comma: type: \"decimal(18,2)\")")
         col = Column(
             name=raw["name"],
@@ -142,13 +142,13 @@ def _load_spec(path: Path) -> TableSpec:
         try:
             parse_type(col.type)
         except ValueError as exc:
-            raise ValueError(f"{where}: column '{col.name}': {exc}") from None
+            raise CatalogError(f"{where}: column '{col.name}': {exc}") from None
         columns.append(col)
     names = [c.name for c in columns]
     for key in ("partition_by", "primary_key"):
         missing = [c for c in doc.get(key) or [] if c not in names]
         if missing:
-            raise ValueError(f"{where}: {key} names columns that are not declared: {missing}")
+            raise CatalogError(f"{where}: {key} names columns that are not declared: {missing}")
     return TableSpec(
         name=name,
         columns=tuple(columns),
@@ -198,8 +198,8 @@ def parse_type(text: str) -> T.DataType:
             fields.append(T.StructField(fname.strip(), parse_type(ftype)))
         return T.StructType(fields)
     if low == "timestamp_ntz":
-        raise ValueError("timestamp_ntz raises the Delta protocol to reader 3 / writer 7; use timestamp (UTC)")
-    raise ValueError(f"unknown type '{text}'")
+        raise CatalogError("timestamp_ntz raises the Delta protocol to reader 3 / writer 7; use timestamp (UTC)")
+    raise CatalogError(f"unknown type '{text}'")
 
 
 def _split_top(text: str) -> list[str]:

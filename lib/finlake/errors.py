@@ -11,6 +11,10 @@ class SettingsError(FinlakeError, ValueError):
     """A setting is missing or invalid."""
 
 
+class CatalogError(FinlakeError, ValueError):
+    """A table declaration under schemas/ is invalid (the message names the file)."""
+
+
 class TableNotFoundError(FinlakeError, LookupError):
     """A table is unknown to the catalog, or known but not created yet."""
 
