@@ -29,7 +29,7 @@ from deltalake import DeltaTable
 
 from finlake.catalog import PROJECT_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("runs")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
 SCALE, SEED, MONTHS = 0.01, 11, 2
 AS_OF = date(2024, 2, 29)  # last business date of two months from 2024-01-01
@@ -174,23 +174,27 @@ def _submit(dist: Path, home: Path, landing: Path, env: dict, master: str | None
                    "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
                    "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=4",
                    "--py-files", str(dist / "finlake.zip"), *job]
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=2400)
-    (cwd / f"{home.name}.log").write_text(done.stdout + done.stderr)
+    # One stream: the Python driver's logging reaches stdout under spark-submit (its PythonRunner
+    # merges the driver's stderr into stdout) but stderr when run with plain Python.
+    done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=2400)
+    (cwd / f"{home.name}.log").write_text(done.stdout)
     return done
 
 
 def test_pipeline_on_a_standalone_cluster_matches_local_mode(standalone_cluster, landing, dist, tmp_path):
     local_home, cluster_home = tmp_path / "local", tmp_path / "cluster"
     local = _submit(dist, local_home, landing, standalone_cluster["env"], None, tmp_path)
-    assert "stage=clean status=success" in local.stderr, local.stderr[-5000:]
-    assert f"finlake imported from {dist / 'finlake.zip'}" in local.stderr
-    assert "Traceback" not in local.stderr, local.stderr[-5000:]  # e.g. Data Docs assets unreadable from the zip
+    assert "stage=clean status=success" in local.stdout, local.stdout[-5000:]
+    assert f"finlake imported from {dist / 'finlake.zip'}" in local.stdout
+    assert "Traceback" not in local.stdout, local.stdout[-5000:]  # e.g. Data Docs assets unreadable from the zip
 
     cluster = _submit(dist, cluster_home, landing, standalone_cluster["env"], standalone_cluster["master"], tmp_path)
     # The same outcome as local mode (a stage still in development may stop both at its gate).
-    assert cluster.returncode == local.returncode, cluster.stderr[-5000:]
-    assert f"using the master chosen by spark-submit: {standalone_cluster['master']}" in cluster.stderr
-    assert f"finlake imported from {dist / 'finlake.zip'}" in cluster.stderr
+    assert cluster.returncode == local.returncode, cluster.stdout[-5000:]
+    assert f"using the master chosen by spark-submit: {standalone_cluster['master']}" in cluster.stdout
+    assert f"finlake imported from {dist / 'finlake.zip'}" in cluster.stdout
+    assert "Traceback" not in cluster.stdout, cluster.stdout[-5000:]
     apps = json.load(urllib.request.urlopen(f"http://127.0.0.1:{standalone_cluster['ui']}/json/", timeout=5))
     assert [a["name"] for a in apps["completedapps"]] == ["finlake-run_pipeline"]
 
