@@ -31,6 +31,12 @@ def register(subparsers, common) -> None:
                     help="feature cut-off to compare on (default: the latest)")
     lk.set_defaults(func=cmd_audience_lookalike)
 
+    p = subparsers.add_parser("crosssell", parents=[common],
+                              help="product association rules and next best products into marts.* (docs/marketing.md)")
+    p.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                   help="cut-off (default: the latest features.customer_monthly cut-off)")
+    p.set_defaults(func=cmd_crosssell)
+
     p = subparsers.add_parser("campaigns", parents=[common],
                               help="recompute marts.campaign_results from cleaned.contacts and show uplift vs control")
     p.add_argument("--json", action="store_true")
@@ -70,6 +76,16 @@ def cmd_audience_lookalike(args, settings) -> int:
           f"among {r.population} customers")
     print(f"recovery: {e.recovered} of {e.held_out} held-out seeds in an expansion of {e.expansion} out of "
           f"{e.candidates} candidates: recall {e.recall:.1%} vs {e.expansion_share:.1%} at random, lift {e.lift:.2f}")
+    return 0
+
+
+def cmd_crosssell(args, settings) -> int:
+    from finlake.commands.core import open_lake
+    from finlake.marketing.crosssell import NEXT_BEST_TABLE, RULES_TABLE, build_crosssell
+
+    r = build_crosssell(open_lake(settings, "build_crosssell"), _run_id("crosssell"), as_of=args.as_of)
+    print(f"{RULES_TABLE}: {r.rules} rules at {r.as_of}")
+    print(f"{NEXT_BEST_TABLE}: {r.recommendations} recommendations for {r.customers} customers at {r.as_of}")
     return 0
 
 

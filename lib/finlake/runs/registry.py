@@ -149,5 +149,7 @@ DEFAULT_REGISTRY = Registry(stages=(
                                 reads=("features.customer_monthly", "features.transaction_fraud"),
                                 as_of="month_cutoff"),)),
     StageSpec("audiences", (JobSpec("build_audiences", "finlake.marketing:build_audiences",
-                                    reads=("features.*", "scores.*", "cleaned.*"), as_of="month_cutoff"),)),
+                                    reads=("features.*", "scores.*", "cleaned.*"), as_of="month_cutoff"),
+                            JobSpec("build_crosssell", "finlake.marketing.crosssell:build_crosssell",
+                                    reads=("features.customer_monthly", "cleaned.*"), as_of="month_cutoff"))),
 ))
