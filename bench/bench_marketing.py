@@ -35,7 +35,7 @@ import logging
 import os
 import platform
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np

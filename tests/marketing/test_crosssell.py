@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from finlake.lake import Lake
-from finlake.marketing.crosssell import (association_rules, build_crosssell, holdings, implicit_feedback,
-                                         next_best_products)
+from finlake.marketing.crosssell import (association_rules, build_crosssell, campaign_responses, holdings,
+                                         implicit_feedback, next_best_products, product_views)
 from finlake.settings import load_settings
 
 from marketing_helpers import AS_OF, customers_with, table
@@ -53,7 +53,8 @@ def test_next_best_products_exclude_owned_ones(spark):
 
 def test_feedback_weighs_holdings_responses_and_capped_views(spark):
     held = spark.createDataFrame([("c1", "savings")], "customer_id string, product_type string")
-    views = spark.createDataFrame([("c1", "fund", 9), ("c1", "savings", 2)], "customer_id string, product_type string, views long")
+    views = spark.createDataFrame([("c1", "fund", 9), ("c1", "savings", 2)],
+                                  "customer_id string, product_type string, views long")
     responses = spark.createDataFrame([("c1", "fund", 1), ("c2", "wealth", 2)],
                                       "customer_id string, product_type string, responses long")
     got = {(r["customer_id"], r["product_type"]): r["strength"]
@@ -79,8 +80,9 @@ def crosssell_lake(spark, tmp_path_factory):
         # c4 browses funds; c5 browses the credit card it owns; a view at the cut-off is not seen
         "cleaned.app_events": table(spark, "cleaned.app_events", [
             {"event_id": f"E{i}", "customer_id": c, "event_type": "product_view", "product_id": f"P-{p}",
-             "business_date": d} for i, (c, p, d) in enumerate(
-                [("c4", "fund", before), ("c4", "fund", before), ("c5", "credit_card", before), ("c5", "fund", AS_OF)])]),
+             "business_date": d} for i, (c, p, d) in enumerate([
+                ("c4", "fund", before), ("c4", "fund", before), ("c5", "credit_card", before),
+                ("c5", "fund", AS_OF)])]),
         "cleaned.campaigns": table(spark, "cleaned.campaigns", [{"campaign_id": "K1", "product_id": "P-wealth"}]),
         "cleaned.contacts": table(spark, "cleaned.contacts", [
             {"contact_id": "T1", "campaign_id": "K1", "customer_id": "c5", "outcome": "responded",
@@ -109,13 +111,22 @@ def test_crosssell_writes_the_hand_computed_rules(crosssell_lake):
     assert {g[5] for g in got} == {AS_OF}
 
 
-def test_next_best_products_never_include_owned_ones_and_use_views_and_responses(crosssell_lake):
+def test_views_before_the_cutoff_and_treated_responses_become_product_type_signals(crosssell_lake):
+    read, products = crosssell_lake.read, crosssell_lake.read("cleaned.products")
+    views = {(r["customer_id"], r["product_type"]): r["views"]
+             for r in product_views(read("cleaned.app_events"), products, AS_OF).collect()}
+    responded = campaign_responses(read("cleaned.contacts"), read("cleaned.campaigns"), products, AS_OF)
+    responses = {(r["customer_id"], r["product_type"]): r["responses"] for r in responded.collect()}
+    assert (views, responses) == ({("c4", "fund"): 2, ("c5", "credit_card"): 1}, {("c5", "wealth"): 1})
+
+
+def test_next_best_products_never_include_owned_ones(crosssell_lake):
     recs = crosssell_lake.read("marts.next_best_product").collect()
     owned = {(c, p) for c, ps in BASKETS.items() for p in ps}
     assert recs and not {(r["customer_id"], r["product_type"]) for r in recs} & owned
     by_customer = {}
     for r in sorted(recs, key=lambda r: (r["customer_id"], r["position"])):
         by_customer.setdefault(r["customer_id"], []).append(r["product_type"])
-    # c5 owns only a credit card: savings (everyone's), wealth (its campaign response) and fund are left
+    # c5 owns only a credit card: the three other product types anyone holds are left
     assert sorted(by_customer["c5"]) == ["fund", "savings", "wealth"]
     assert {r["as_of"] for r in recs} == {AS_OF}
