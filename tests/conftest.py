@@ -6,8 +6,11 @@ results, an independent reader (the ``deltalake`` package or Polars), never a mo
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +71,54 @@ def pytest_collection_modifyitems(config, items):
         groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
         if groups and "@" not in item.nodeid:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+
+
+@dataclass(frozen=True)
+class GeneratedLake:
+    """A lake built once from generator data, with what each step reported."""
+
+    lake: object
+    settings: object
+    ingest: object  # IngestReport of the one ingest run
+    clean_first: object  # CleanReport of the first build_cleaned
+    clean_rerun: object  # CleanReport of the second, which should find nothing to do
+    versions_after_clean: dict  # non-raw table -> version after the first build_cleaned
+    versions_after_rerun: dict  # the same after the rerun
+    truth: dict  # _truth/defects.json
+
+
+GENERATED_SCALE, GENERATED_SEED, GENERATED_DEFECT_RATE = 0.01, 7, 0.003
+
+
+@pytest.fixture(scope="session")
+def generated_lake_run(spark, tmp_path_factory) -> GeneratedLake:
+    """generate (scale 0.01, defects on) -> ingest -> clean -> clean again -> features, once.
+
+    The end-to-end tests of ingest, cleaned and features share it, and carry
+    ``xdist_group("generated")`` so that one worker builds it (a session fixture is built once per
+    worker process). Tests read it; none may write to it.
+    """
+    from finlake.cleaned import build_cleaned
+    from finlake.features import build_features
+    from finlake.generator import generate
+    from finlake.ingest import ingest_all
+    from finlake.lake import Lake
+
+    home = tmp_path_factory.mktemp("generated-0.01")
+    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
+                                        "pii_key": "generated-test-key-not-a-secret-0123"}, environ={})
+    lake = Lake(spark, settings)
+    generate(spark, settings.landing_root, scale=GENERATED_SCALE, seed=GENERATED_SEED,
+             defect_rate=GENERATED_DEFECT_RATE)
+    ingest = ingest_all(lake, settings, "ingest-generated")
+    clean_first = build_cleaned(lake, settings, "clean-generated-1")
+    after_clean = _layer_versions(lake)
+    clean_rerun = build_cleaned(lake, settings, "clean-generated-2")
+    after_rerun = _layer_versions(lake)
+    build_features(lake, settings, "features-generated")
+    truth = json.loads((Path(settings.landing_root) / "_truth" / "defects.json").read_text(encoding="utf-8"))
+    return GeneratedLake(lake, settings, ingest, clean_first, clean_rerun, after_clean, after_rerun, truth)
+
+
+def _layer_versions(lake) -> dict:
+    return {n: lake.version(n) for n in lake.catalog.names() if not n.startswith("raw.") and lake.exists(n)}

@@ -1,4 +1,4 @@
-"""End to end on generated data (scale 0.01, defects on): generate -> ingest -> clean, once.
+"""End to end on generated data (scale 0.01, defects on): the shared lake of tests/conftest.py.
 
 Checks the accounting against raw, SCD2 history against the raw extracts, late re-sends against
 the planted ``_truth/defects.json``, that a rerun moves no table, and that no clear resident ID,
@@ -8,46 +8,28 @@ Data Docs HTML).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from finlake.cleaned import build_cleaned
 from finlake.generator.reference import CITIES
-from finlake.lake import Lake
 
-from cleaned_helpers import private_settings
-
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cleaned-generated")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated")]
 
 SCD2_FIELDS = ("name", "id_number", "phone", "city", "occupation", "income_band", "risk_tolerance", "status")
 
 
 @pytest.fixture(scope="module")
-def generated(spark, settings, tmp_path_factory):
-    from finlake.generator import generate
-    from finlake.ingest import ingest_all
-
-    s = private_settings(settings, tmp_path_factory.mktemp("cleaned_e2e"))
-    lake = Lake(spark, s)
-    generate(spark, s.landing_root, scale=0.01, seed=11, defect_rate=0.003)
-    ingest_all(lake, s, "ingest-e2e")
-    first = build_cleaned(lake, s, "clean-e2e-1")
-    versions = _versions(lake)
-    second = build_cleaned(lake, s, "clean-e2e-2")
-    truth = json.loads((Path(s.landing_root) / "_truth" / "defects.json").read_text(encoding="utf-8"))
-    return lake, s, first, second, versions, truth
-
-
-def _versions(lake):
-    return {n: lake.version(n) for n in lake.catalog.names() if not n.startswith("raw.") and lake.exists(n)}
+def generated(generated_lake_run):
+    """The shared generated lake (tests/conftest.py), cleaned twice: a build and a rerun."""
+    g = generated_lake_run
+    return g.lake, g.settings, g.clean_first, g.clean_rerun, g.truth
 
 
 def test_accounting_balances_for_every_batch_and_covers_every_raw_row(generated):
-    lake, _, first, _, _, _ = generated
+    lake, _, first, _, _ = generated
     acc = lake.read("quality.accounting")
     assert acc.filter(~F.col("balanced")).count() == 0
     assert first.balanced and first.tables
@@ -64,7 +46,7 @@ def test_accounting_balances_for_every_batch_and_covers_every_raw_row(generated)
 
 
 def test_planted_duplicates_and_defects_are_counted(generated):
-    lake, _, first, _, _, truth = generated
+    lake, _, first, _, truth = generated
     by_source = truth["by_source"]
     txn = first.tables["cleaned.transactions"]
     assert txn.duplicates_dropped == by_source["transactions"]["exact_duplicate"]
@@ -77,7 +59,7 @@ def test_planted_duplicates_and_defects_are_counted(generated):
 
 
 def test_corrected_late_transactions_replace_the_originals(generated):
-    lake, _, _, _, _, truth = generated
+    lake, _, _, _, truth = generated
     resent = {r["key"]: r["batch"] for r in truth["records"] if r["kind"] == "late_resend"}
     assert resent
     rows = (lake.read("cleaned.transactions").filter(F.col("txn_id").isin(list(resent)))
@@ -87,7 +69,7 @@ def test_corrected_late_transactions_replace_the_originals(generated):
 
 
 def test_customer_history_has_one_version_per_attribute_change(generated, spark):
-    lake, _, _, _, _, _ = generated
+    lake, _, _, _, _ = generated
     city = {s: c[0] for c in CITIES for s in c[:3]}
     raw = lake.read("raw.customers").filter(~F.col("_malformed")).select("customer_id", "_batch_id", *SCD2_FIELDS).toPandas()
     quarantined = {r[0] for r in lake.read("quarantine.customers").select("customer_id").distinct().collect()}
@@ -110,14 +92,14 @@ def test_customer_history_has_one_version_per_attribute_change(generated, spark)
         assert [v["is_current"] for v in versions] == [False] * (len(versions) - 1) + [True], cid
 
 
-def test_a_rerun_changes_nothing(generated):
-    lake, _, _, second, versions, _ = generated
-    assert second.run_seq is None
-    assert _versions(lake) == versions
+def test_a_rerun_changes_nothing(generated_lake_run):
+    g = generated_lake_run
+    assert g.clean_rerun.run_seq is None
+    assert g.versions_after_rerun == g.versions_after_clean
 
 
 def test_no_clear_pii_from_raw_appears_outside_raw(generated, spark):
-    lake, settings, _, _, _, _ = generated
+    lake, settings, _, _, _ = generated
     clear = (lake.read("raw.customers").select(F.explode(F.array(F.trim("name"), F.trim("id_number"), F.trim("phone"))).alias("v"))
              .unionByName(lake.read("raw.do_not_contact").select(F.trim("phone").alias("v")))
              .filter(F.col("v").isNotNull() & (F.length("v") >= 2)).distinct().persist())
@@ -128,18 +110,18 @@ def test_no_clear_pii_from_raw_appears_outside_raw(generated, spark):
         if name.startswith("raw.") or not lake.exists(name):
             continue
         df = lake.read(name)
-        for f in df.schema.fields:
-            if isinstance(f.dataType, T.BinaryType):
-                continue
-            text = F.col(f.name) if isinstance(f.dataType, T.StringType) else F.to_json(F.struct(f.name))
-            values = df.select(text.cast("string").alias("s")).filter(F.col("s").isNotNull())
-            # whole values (names) and every ID- or phone-shaped run of characters inside a value
-            candidates = values.select(F.explode(F.array_union(
-                F.array("s"), F.regexp_extract_all("s", F.lit(r"([0-9]{17}[0-9Xx]|1[3-9][0-9]{9})"), 1))).alias("v"))
-            hits = candidates.join(clear, "v", "left_semi").limit(3).collect()
-            if hits:
-                leaks.append((name, f.name, [h["v"] for h in hits]))
-            scanned += 1
+        texts = [F.struct(F.lit(f.name).alias("column"),
+                          (F.col(f.name) if isinstance(f.dataType, T.StringType) else F.to_json(F.struct(f.name)))
+                          .cast("string").alias("s"))
+                 for f in df.schema.fields if not isinstance(f.dataType, T.BinaryType)]
+        # one scan per table: whole values (names) and every ID- or phone-shaped run inside a value
+        values = df.select(F.explode(F.array(*texts)).alias("t")).select("t.*").filter(F.col("s").isNotNull())
+        candidates = values.select("column", F.explode(F.array_union(
+            F.array("s"), F.regexp_extract_all("s", F.lit(r"([0-9]{17}[0-9Xx]|1[3-9][0-9]{9})"), 1))).alias("v"))
+        hits = candidates.join(clear, "v", "left_semi").limit(3).collect()
+        if hits:
+            leaks.append((name, [(h["column"], h["v"]) for h in hits]))
+        scanned += len(texts)
     assert scanned > 100
     assert leaks == []
     values = {r["v"] for r in clear.filter(F.length("v") >= 11).collect()}

@@ -69,36 +69,7 @@ def make(spark):
     return lambda table, rows: cleaned(spark, table, rows)
 
 
-def pytest_addoption(parser):
-    parser.addoption("--features-generated-home", default=None,
-                     help="reuse a finlake home already built through features (generate, ingest, clean, features) "
-                          "instead of building one at scale 0.01 in the session")
-
-
 @pytest.fixture(scope="session")
-def generated_lake(spark, tmp_path_factory, request):
-    """A lake built from generator data at scale 0.01: generate, ingest, clean and build_features once.
-
-    Shared by every slow feature test (they carry xdist_group("features-generated") so one worker
-    builds it). ``--features-generated-home DIR`` reuses a home built earlier. Candidate for
-    tests/conftest.py once other areas need the same lake.
-    """
-    from finlake.cleaned import build_cleaned
-    from finlake.features import build_features
-    from finlake.generator import generate
-    from finlake.ingest import ingest_all
-    from finlake.lake import Lake
-    from finlake.settings import load_settings
-
-    reuse = request.config.getoption("--features-generated-home", default=None)
-    home = reuse or tmp_path_factory.mktemp("generated-0.01")
-    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
-                                        "pii_key": "features-test-key-not-a-secret-0123"}, environ={})
-    lake = Lake(spark, settings)
-    if reuse:
-        return lake
-    generate(spark, settings.landing_root, scale=0.01, seed=7)
-    ingest_all(lake, settings, "ingest-test")
-    build_cleaned(lake, settings, "clean-test")
-    build_features(lake, settings, "features-test")
-    return lake
+def generated_lake(generated_lake_run):
+    """The shared generated lake (tests/conftest.py), built through features."""
+    return generated_lake_run.lake

@@ -1,6 +1,6 @@
 """On generator data (scale 0.01): the features show what the generator planted.
 
-generate -> ingest -> clean -> build_features runs once per session (``generated_lake``); the
+generate -> ingest -> clean -> build_features runs once per session (``generated_lake_run``); the
 truth files under ``<landing>/_truth/`` are read here only to evaluate, never by a finlake job.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("features-generated")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated")]
 
 
 @pytest.fixture(scope="module")

@@ -13,21 +13,17 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import make_env
+from ingest_helpers import IngestEnv, Landing
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ingest")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated")]
 
 
 @pytest.fixture(scope="module")
-def generated(settings, spark, tmp_path_factory):
-    from finlake.generator import generate
-
-    root = tmp_path_factory.mktemp("ingest_generated")
-    env = make_env(settings, spark, root)
-    generate(spark, env.settings.landing_root, scale=0.01, seed=7)
-    report = env.ingest()
-    truth = json.loads((Path(env.settings.landing_root) / "_truth" / "defects.json").read_text(encoding="utf-8"))
-    return env, report, truth
+def generated(generated_lake_run):
+    """The shared generated lake (tests/conftest.py): its one ingest run and the planted defects."""
+    g = generated_lake_run
+    env = IngestEnv(settings=g.settings, lake=g.lake, landing=Landing(Path(g.settings.landing_root)))
+    return env, g.ingest, g.truth
 
 
 def _manifest_rows(landing: Path) -> dict[str, int]:

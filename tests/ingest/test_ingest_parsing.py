@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from conftest import CUSTOMER_HEADER, TXN_HEADER, make_env, txn_line
+from ingest_helpers import CUSTOMER_HEADER, TXN_HEADER, make_env, txn_line
 from finlake.ingest import IngestError
 
 pytestmark = pytest.mark.xdist_group("ingest")
