@@ -5,8 +5,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 import synthetic
+from finlake.lake import Lake
+from finlake.models import registry
 from finlake.models import segmentation as seg
 from finlake.models.pipeline import FeatureColumnsError
+from finlake.models.registry import TrainingRecord
 
 pytestmark = pytest.mark.xdist_group("models")
 
@@ -38,6 +41,22 @@ def test_profile_describes_every_segment_with_a_unique_readable_name(segmentatio
 def test_the_model_writes_segment_id_and_name_itself(segmentation_result, customers_df):
     row = segmentation_result.model.transform(customers_df.limit(1)).select("segment_id", "segment_name").first()
     assert segmentation_result.names[row["segment_id"]] == row["segment_name"]
+
+
+def test_the_registered_model_predicts_segment_ids_through_mlflow_pyfunc(spark, registry_settings,
+                                                                        segmentation_result, customers_df):
+    """A consumer outside finlake loads the logged model with mlflow.pyfunc and gets segment ids."""
+    import mlflow
+
+    record = TrainingRecord(kind="segmentation", model=segmentation_result.model,
+                            main_score=segmentation_result.silhouette, feature_cols=synthetic.SEGMENT_FEATURES,
+                            example=customers_df.select(*synthetic.SEGMENT_FEATURES).limit(3), metrics={})
+    outcome = registry.record_training(registry_settings, Lake(spark, registry_settings), record, [], None, None)
+    loaded = mlflow.pyfunc.load_model(f"runs:/{outcome.run_id}/model")
+    rows = customers_df.orderBy("customer_id").limit(25)
+    expected = [r["segment_id"] for r in segmentation_result.model.transform(rows).select("segment_id").collect()]
+    assert [int(v) for v in loaded.predict(rows.select(*synthetic.SEGMENT_FEATURES).toPandas())] == expected
+    assert loaded.metadata.get_output_schema().input_names() == ["prediction"]
 
 
 def test_retrain_keeps_segment_ids_and_logs_the_migration(segmentation_result, customers_df):

@@ -278,12 +278,12 @@ def _log_inputs(inputs: list[InputTable], lake) -> None:
         mlflow.log_input(dataset, context="training", tags={"gate": table.gate, "delta_version": str(table.version)})
 
 
-def _signature(model: PipelineModel, example: DataFrame, kind: str):
+def _signature(model: PipelineModel, example: DataFrame):
     from mlflow.models import infer_signature
 
-    out_col = "segment_id" if kind == "segmentation" else "prediction"
+    # "prediction" is what MLflow's pyfunc wrapper returns (the segment id, for segmentation).
     sample_in = example.toPandas()
-    sample_out = model.transform(example).select(out_col).toPandas()
+    sample_out = model.transform(example).select("prediction").toPandas()
     return infer_signature(sample_in, sample_out), sample_in
 
 
@@ -338,7 +338,7 @@ def record_training(settings: Settings, lake, record: TrainingRecord, inputs: li
     exp_id = experiment_id(client, settings, record.kind)
     decision = decide(record.main_score, champion_score, gates_passed(inputs), settings.champion_margin,
                       champion.version if champion is not None else None, champion_note)
-    signature, example = _signature(record.model, record.example, record.kind)
+    signature, example = _signature(record.model, record.example)
     try:
         with mlflow.start_run(experiment_id=exp_id, run_name=f"train-{record.kind}") as run:
             mlflow.log_params({k: str(v)[:500] for k, v in record.params.items()})

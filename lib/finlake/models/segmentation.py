@@ -144,8 +144,11 @@ def match_segments(new_centroids: pd.DataFrame, old_centroids: pd.DataFrame) -> 
 def _label_stage(mapping: dict[int, int], names: dict[int, str]) -> SQLTransformer:
     ids = " ".join(f"WHEN {c} THEN {s}" for c, s in sorted(mapping.items()))
     quoted = " ".join(f"WHEN {c} THEN '{names[s].replace(chr(39), chr(39) * 2)}'" for c, s in sorted(mapping.items()))
-    return SQLTransformer(statement=(f"SELECT *, CAST(CASE {CLUSTER_COL} {ids} END AS INT) AS segment_id, "
-                                     f"CASE {CLUSTER_COL} {quoted} END AS segment_name FROM __THIS__"))
+    # ``prediction`` repeats segment_id: MLflow's pyfunc wrapper of a Spark model returns the column
+    # named ``prediction``, so mlflow.pyfunc.load_model(...).predict gives the stable segment ids.
+    return SQLTransformer(statement=(f"SELECT *, segment_id AS prediction FROM (SELECT *, "
+                                     f"CAST(CASE {CLUSTER_COL} {ids} END AS INT) AS segment_id, "
+                                     f"CASE {CLUSTER_COL} {quoted} END AS segment_name FROM __THIS__)"))
 
 
 def segment_profile(assigned: DataFrame, feature_cols: list[str], centroid_z: pd.DataFrame,
