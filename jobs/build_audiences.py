@@ -11,10 +11,8 @@ Exit codes: 0 ok, 2 settings or a bad definition / policy / missing input table,
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,24 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="cut-off (default: the latest)")
     parser.add_argument("--run-id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
-    from finlake.lake import Lake
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.marketing import build_audiences
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    run_id = args.run_id or f"audiences-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-build_audiences"), settings).for_job("build_audiences", run_id)
-        for result in build_audiences(lake, settings, run_id, as_of=args.as_of, definitions=args.files or None):
-            print(result)
-    except FinlakeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+    def work(lake, settings, run_id):
+        results = build_audiences(lake, settings, run_id, as_of=args.as_of, definitions=args.files or None)
+        return "\n".join(str(r) for r in results)
+
+    return run_job("build_audiences", work, args.run_id or new_run_id("audiences"))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,8 @@ PII key), 3 a blocking expectation failed (no table moved), 4 infrastructure.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,24 +20,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="only raw batches with a business date up to this one")
     parser.add_argument("--run-id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from finlake.cleaned import build_cleaned
-    from finlake.errors import FinlakeError
-    from finlake.lake import Lake
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
+    from finlake.entrypoints import new_run_id, run_job
 
-    run_id = args.run_id or f"clean-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-build_cleaned"), settings)
-        report = build_cleaned(lake, settings, run_id, as_of=args.as_of)
-    except FinlakeError as exc:
-        logging.getLogger("build_cleaned").error("%s: %s", type(exc).__name__, exc)
-        return exc.exit_code
-    print(report.summary())
-    return 0
+    return run_job("build_cleaned",
+                   lambda lake, settings, run_id: build_cleaned(lake, settings, run_id, as_of=args.as_of).summary(),
+                   args.run_id or new_run_id("clean"))
 
 
 if __name__ == "__main__":

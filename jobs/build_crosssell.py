@@ -11,10 +11,8 @@ Exit codes: 0 ok, 2 settings or a missing input table, 4 infrastructure.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,23 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="cut-off (default: the latest)")
     parser.add_argument("--run-id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
-    from finlake.lake import Lake
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.marketing.crosssell import build_crosssell
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    run_id = args.run_id or f"crosssell-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-build_crosssell"), settings).for_job("build_crosssell", run_id)
-        print(build_crosssell(lake, run_id, as_of=args.as_of))
-    except FinlakeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+    return run_job("build_crosssell", lambda lake, settings, run_id: build_crosssell(lake, run_id, as_of=args.as_of),
+                   args.run_id or new_run_id("crosssell"))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,8 @@ Exit codes: 0 ok, 2 settings or a bad tag rule, 3 a blocking expectation failed 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,24 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id")
     parser.add_argument("--tags", help="rule tag file (default conf/tags.yaml)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.features import build_features
-    from finlake.lake import Lake
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    run_id = args.run_id or f"features-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-build_features"), settings)
-        report = build_features(lake, settings, run_id, as_of=args.as_of, tags_file=args.tags)
-    except FinlakeError as exc:
-        logging.getLogger("build_features").error("%s: %s", type(exc).__name__, exc)
-        return exc.exit_code
-    print(report.summary())
-    return 0
+    def work(lake, settings, run_id):
+        return build_features(lake, settings, run_id, as_of=args.as_of, tags_file=args.tags).summary()
+
+    return run_job("build_features", work, args.run_id or new_run_id("features"))
 
 
 if __name__ == "__main__":

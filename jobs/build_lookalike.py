@@ -13,10 +13,8 @@ Exit codes: 0 ok, 2 settings, a bad seed (missing, empty, unknown ids) or a miss
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,24 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="cut-off (default: the latest)")
     parser.add_argument("--run-id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
-    from finlake.lake import Lake
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.marketing.lookalike import build_lookalike
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    run_id = args.run_id or f"lookalike-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-build_lookalike"), settings).for_job("build_lookalike", run_id)
+    def work(lake, settings, run_id):
         result = build_lookalike(lake, run_id, args.seed, args.name, args.size, as_of=args.as_of)
-        print(f"{result}\nrecovery lift {result.evaluation.lift:.2f}")
-    except FinlakeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+        return f"{result}\nrecovery lift {result.evaluation.lift:.2f}"
+
+    return run_job("build_lookalike", work, args.run_id or new_run_id("lookalike"))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
-import os
 import sys
 
 
@@ -25,27 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing")
     parser.add_argument("--defect-rate", type=float, default=0.001)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.generator import generate
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    if not os.environ.get("PYSPARK_GATEWAY_PORT"):  # run locally, not under spark-submit
-        # Executors run the generator in Python; make them use this interpreter (it has finlake).
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    try:
-        settings = load_settings()
-        result = generate(
-            get_spark(settings, "finlake-generate"), args.landing or settings.landing_root,
-            scale=args.scale, seed=args.seed, start=args.start, months=args.months, defect_rate=args.defect_rate,
-        )
-    except FinlakeError as exc:
-        logging.getLogger("generate").error("%s: %s", type(exc).__name__, exc)
-        return exc.exit_code
-    print(f"{result.customers} customers, {sum(result.rows.values())} rows in {result.batches} batches -> {result.landing}")
-    return 0
+    def work(lake, settings, run_id):
+        result = generate(lake.spark, args.landing or settings.landing_root, scale=args.scale, seed=args.seed,
+                          start=args.start, months=args.months, defect_rate=args.defect_rate)
+        return (f"{result.customers} customers, {sum(result.rows.values())} rows in {result.batches} batches "
+                f"-> {result.landing}")
+
+    return run_job("generate", work, new_run_id("generate"))
 
 
 if __name__ == "__main__":

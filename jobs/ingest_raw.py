@@ -10,7 +10,6 @@ refused (unreadable, checksum, changed re-send; the others landed), 4 infrastruc
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import date
 
@@ -22,24 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat, default=None)
     parser.add_argument("--run-id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
-    from finlake.ingest import ingest_all, new_run_id
-    from finlake.lake import Lake
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
+    from finlake.entrypoints import new_run_id, run_job
+    from finlake.ingest import ingest_all
 
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-ingest_raw"), settings)
-        report = ingest_all(lake, settings, args.run_id or new_run_id(), sources=args.sources,
-                            replace=tuple(args.replace), as_of=args.as_of)
-    except FinlakeError as exc:
-        logging.getLogger("ingest_raw").error("%s: %s", type(exc).__name__, exc)
-        return exc.exit_code
-    print(report.summary())
-    return 0
+    def work(lake, settings, run_id):
+        return ingest_all(lake, settings, run_id, sources=args.sources, replace=tuple(args.replace),
+                          as_of=args.as_of).summary()
+
+    return run_job("ingest_raw", work, args.run_id or new_run_id("ingest"))
 
 
 if __name__ == "__main__":

@@ -27,22 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--until", dest="until_stage", choices=STAGES)
     parser.add_argument("--break-stale-lock", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
 
     import finlake
+    from finlake.entrypoints import configure_logging, open_lake
     from finlake.errors import FinlakeError
-    from finlake.lake import Lake
     from finlake.runs import run_pipeline
     from finlake.runs.progress import LogProgress, stage_table
     from finlake.settings import load_settings
-    from finlake.spark import get_spark
+
+    configure_logging()
 
     log = logging.getLogger("run_pipeline")
     log.info("finlake imported from %s", finlake.__file__)
     try:
         settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-run_pipeline"), settings)
+        lake = open_lake(settings, "run_pipeline")
         progress = LogProgress()
         report = run_pipeline(lake, args.as_of, from_stage=args.from_stage, until_stage=args.until_stage,
                               progress=progress, break_stale_lock=args.break_stale_lock)

@@ -10,10 +10,8 @@ gate failed (nothing written), 4 infrastructure.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,25 +20,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="customer_monthly cut-off, first day of a month (default: the latest)")
     parser.add_argument("--run-id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
-    from finlake.lake import Lake
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.models import workflows
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    run_id = args.run_id or f"score-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-score"), settings).for_job("score", run_id)
-        results = workflows.score(lake, settings, run_id, as_of=args.as_of)
-    except FinlakeError as exc:
-        logging.getLogger("score").error("%s: %s", type(exc).__name__, exc)
-        return exc.exit_code
-    for r in results:
-        logging.getLogger("score").info("%s: %d rows for %s by model v%s", r.table, r.rows, r.as_of, r.model_version)
-    return 0
+    def work(lake, settings, run_id):
+        return "\n".join(f"{r.table}: {r.rows} rows for {r.as_of} by model v{r.model_version}"
+                         for r in workflows.score(lake, settings, run_id, as_of=args.as_of))
+
+    return run_job("score", work, args.run_id or new_run_id("score"))
 
 
 if __name__ == "__main__":

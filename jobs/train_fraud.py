@@ -11,32 +11,18 @@ problems, 4 infrastructure (tracking server unreachable).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser.parse_args(argv)  # --help
 
-    from finlake.errors import FinlakeError
-    from finlake.lake import Lake
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.models import workflows
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-train_fraud"), settings).for_job("train_fraud")
-        outcome = workflows.train_fraud_model(lake, settings)
-    except FinlakeError as exc:
-        logging.getLogger("train_fraud").error("%s: %s", type(exc).__name__, exc)
-        return exc.exit_code
-    logging.getLogger("train_fraud").info("%s v%s: %s (%s)", outcome.name, outcome.version,
-                                          "champion" if outcome.decision.promote else "challenger",
-                                          outcome.decision.reason)
-    return 0
+    return run_job("train_fraud", lambda lake, settings, run_id: workflows.train_fraud_model(lake, settings).summary(),
+                   new_run_id("train_fraud"))
 
 
 if __name__ == "__main__":

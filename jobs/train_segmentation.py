@@ -11,7 +11,6 @@ problems, 4 infrastructure (tracking server unreachable).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import date
 
@@ -21,25 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat, default=None,
                         help="customer_monthly cut-off to segment (default: the latest)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from finlake.errors import FinlakeError
-    from finlake.lake import Lake
+    from finlake.entrypoints import new_run_id, run_job
     from finlake.models import workflows
-    from finlake.settings import load_settings
-    from finlake.spark import get_spark
 
-    try:
-        settings = load_settings()
-        lake = Lake(get_spark(settings, "finlake-train_segmentation"), settings).for_job("train_segmentation")
-        outcome = workflows.train_segmentation_model(lake, settings, as_of=args.as_of)
-    except FinlakeError as exc:
-        logging.getLogger("train_segmentation").error("%s: %s", type(exc).__name__, exc)
-        return exc.exit_code
-    logging.getLogger("train_segmentation").info("%s v%s: %s (%s)", outcome.name, outcome.version,
-                                          "champion" if outcome.decision.promote else "challenger",
-                                          outcome.decision.reason)
-    return 0
+    def work(lake, settings, run_id):
+        return workflows.train_segmentation_model(lake, settings, as_of=args.as_of).summary()
+
+    return run_job("train_segmentation", work, new_run_id("train_segmentation"))
 
 
 if __name__ == "__main__":

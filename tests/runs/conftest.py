@@ -1,16 +1,15 @@
-"""Fixtures for the runner tests: a private catalog of tiny tables, a test stage registry and a
-fresh lake per test (own table root, so its own lock and ledger) on the shared Spark session."""
+"""Fixtures for the runner tests: a private catalog of tiny tables and a fresh lake per test (own
+table root, so its own lock and ledger) on the shared Spark session. The test stages and their
+registry are in runs_test_stages.py."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from finlake.catalog import PROJECT_ROOT, Catalog
 from finlake.lake import Lake
-from finlake.runs import JobSpec, Registry, StageSpec
 from finlake.settings import load_settings
 
 SCHEMAS = {
@@ -51,15 +50,6 @@ columns:
 """,
 }
 
-TEST_REGISTRY = Registry(stages=(
-    StageSpec("ingest", (JobSpec("ingest_events", "runs_test_stages:ingest_events"),)),
-    StageSpec("clean", (JobSpec("clean_events", "runs_test_stages:clean_events", reads=("raw.*",)),)),
-    StageSpec("features", (JobSpec("count_events", "runs_test_stages:count_events", reads=("cleaned.*",)),)),
-    StageSpec("train", (JobSpec("train", "runs_test_stages:train_models"),), due="runs_test_stages:never_due"),
-    StageSpec("audiences", (JobSpec("build_audiences", "finlake_not_yet_written.audiences:build"),)),
-))
-
-
 @pytest.fixture(scope="session")
 def test_catalog(tmp_path_factory) -> Catalog:
     root = tmp_path_factory.mktemp("runs_schemas")
@@ -79,10 +69,3 @@ def run_settings(tmp_path, settings):
 @pytest.fixture
 def lake(spark, run_settings, test_catalog) -> Lake:
     return Lake(spark, run_settings, test_catalog)
-
-
-def fail_next(settings, stage: str, kind: str) -> Path:
-    marker = Path(settings.home) / f"fail_{stage}"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(kind)
-    return marker

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from finlake.errors import InfrastructureError, QualityGateError
 from finlake.lake import WriteTxn
+from finlake.runs import JobSpec, Registry, StageSpec
 
 ERRORS = {
     "quality": QualityGateError("expectation 'amount_positive' failed on cleaned.events: 1 row"),
@@ -64,3 +65,20 @@ def never_due(lake, settings, as_of, ledger):
 
 def train_models(lake):
     raise AssertionError("train is not due in these tests and must not run")
+
+
+TEST_REGISTRY = Registry(stages=(
+    StageSpec("ingest", (JobSpec("ingest_events", "runs_test_stages:ingest_events"),)),
+    StageSpec("clean", (JobSpec("clean_events", "runs_test_stages:clean_events", reads=("raw.*",)),)),
+    StageSpec("features", (JobSpec("count_events", "runs_test_stages:count_events", reads=("cleaned.*",)),)),
+    StageSpec("train", (JobSpec("train", "runs_test_stages:train_models"),), due="runs_test_stages:never_due"),
+    StageSpec("audiences", (JobSpec("build_audiences", "finlake_not_yet_written.audiences:build"),)),
+))
+
+
+def fail_next(settings, stage: str, kind: str) -> Path:
+    """Make ``stage`` fail with error ``kind`` the next time it runs (until the marker is removed)."""
+    marker = Path(settings.home) / f"fail_{stage}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(kind)
+    return marker

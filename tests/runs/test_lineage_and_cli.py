@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from conftest import TEST_REGISTRY, fail_next
+from runs_test_stages import TEST_REGISTRY, fail_next
 
 from finlake.cli import main
 from finlake.runs import run_pipeline

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
-from conftest import TEST_REGISTRY, fail_next
+from runs_test_stages import TEST_REGISTRY, fail_next
 from deltalake import DeltaTable
 
 from finlake.runs import RunLock, RunLockedError, run_pipeline

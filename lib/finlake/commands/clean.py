@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
+
+from finlake.entrypoints import new_run_id, open_lake
 
 
 def register(subparsers, common) -> None:
@@ -22,9 +23,8 @@ def register(subparsers, common) -> None:
 
 def cmd_clean(args, settings) -> int:
     from finlake.cleaned import build_cleaned
-    from finlake.commands.core import open_lake
 
-    run_id = args.run_id or f"clean-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    run_id = args.run_id or new_run_id("clean")
     report = build_cleaned(open_lake(settings, "build_cleaned"), settings, run_id, as_of=args.as_of)
     if report.run_seq is None and not args.json:
         print(report.summary())

@@ -9,6 +9,8 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
+from finlake.entrypoints import open_lake
+
 
 def register(subparsers, common) -> None:
     p = subparsers.add_parser("config", parents=[common], help="print the resolved settings and where each came from")
@@ -49,14 +51,6 @@ def cmd_config(args, settings) -> int:
         table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value), settings.sources.get(key, ""))
     Console().print(table)
     return 0
-
-
-def open_lake(settings, job: str):
-    """A lake for a CLI command (builds the one Spark session)."""
-    from finlake.lake import Lake
-    from finlake.spark import get_spark
-
-    return Lake(get_spark(settings, f"finlake-{job}"), settings).for_job(job)
 
 
 def cmd_tables(args, settings) -> int:

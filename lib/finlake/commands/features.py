@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
+
+from finlake.entrypoints import new_run_id, open_lake
 
 
 def register(subparsers, common) -> None:
@@ -19,10 +20,9 @@ def register(subparsers, common) -> None:
 
 
 def cmd_features(args, settings) -> int:
-    from finlake.commands.core import open_lake
     from finlake.features import build_features
 
-    run_id = args.run_id or f"features-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    run_id = args.run_id or new_run_id("features")
     report = build_features(open_lake(settings, "build_features"), settings, run_id, as_of=args.as_of,
                             tags_file=args.tags)
     print(report.summary())

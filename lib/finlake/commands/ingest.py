@@ -6,6 +6,8 @@ import json
 import sys
 from datetime import date
 
+from finlake.entrypoints import new_run_id, open_lake
+
 
 def register(subparsers, common) -> None:
     p = subparsers.add_parser(
@@ -24,10 +26,9 @@ def register(subparsers, common) -> None:
 
 
 def cmd_ingest(args, settings) -> int:
-    from finlake.commands.core import open_lake
-    from finlake.ingest import IngestError, ingest_all, new_run_id
+    from finlake.ingest import IngestError, ingest_all
 
-    run_id = args.run_id or new_run_id()
+    run_id = args.run_id or new_run_id("ingest")
     lake = open_lake(settings, "ingest_raw")
     try:
         report = ingest_all(lake, settings, run_id, sources=args.sources, replace=tuple(args.replace),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
+
+from finlake.entrypoints import new_run_id, open_lake
 
 
 def register(subparsers, common) -> None:
@@ -43,18 +44,13 @@ def register(subparsers, common) -> None:
     p.set_defaults(func=cmd_campaigns)
 
 
-def _run_id(prefix: str) -> str:
-    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-
-
 def cmd_audience_build(args, settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from finlake.commands.core import open_lake
     from finlake.marketing import build_audiences
 
-    results = build_audiences(open_lake(settings, "build_audiences"), settings, args.run_id or _run_id("audiences"),
+    results = build_audiences(open_lake(settings, "build_audiences"), settings, args.run_id or new_run_id("audiences"),
                               as_of=args.as_of, definitions=args.files or None, policy_file=args.policy)
     table = Table(title=f"audiences at {results[0].as_of}")
     for col in ("table", "contact", "control", "capped", "export"):
@@ -66,10 +62,9 @@ def cmd_audience_build(args, settings) -> int:
 
 
 def cmd_audience_lookalike(args, settings) -> int:
-    from finlake.commands.core import open_lake
     from finlake.marketing.lookalike import build_lookalike
 
-    r = build_lookalike(open_lake(settings, "build_lookalike"), _run_id("lookalike"), args.seed, args.name, args.size,
+    r = build_lookalike(open_lake(settings, "build_lookalike"), new_run_id("lookalike"), args.seed, args.name, args.size,
                         as_of=args.as_of)
     e = r.evaluation
     print(f"{r.table} name={r.name} as_of={r.as_of}: {r.rows} lookalikes of a seed of {r.seed_size} "
@@ -80,10 +75,9 @@ def cmd_audience_lookalike(args, settings) -> int:
 
 
 def cmd_crosssell(args, settings) -> int:
-    from finlake.commands.core import open_lake
     from finlake.marketing.crosssell import NEXT_BEST_TABLE, RULES_TABLE, build_crosssell
 
-    r = build_crosssell(open_lake(settings, "build_crosssell"), _run_id("crosssell"), as_of=args.as_of)
+    r = build_crosssell(open_lake(settings, "build_crosssell"), new_run_id("crosssell"), as_of=args.as_of)
     print(f"{RULES_TABLE}: {r.rules} rules at {r.as_of}")
     print(f"{NEXT_BEST_TABLE}: {r.recommendations} recommendations for {r.customers} customers at {r.as_of}")
     return 0
@@ -93,10 +87,9 @@ def cmd_campaigns(args, settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from finlake.commands.core import open_lake
     from finlake.marketing.evaluation import evaluate_campaigns
 
-    rows = [r.asDict() for r in evaluate_campaigns(open_lake(settings, "evaluate_campaigns"), _run_id("campaigns"))
+    rows = [r.asDict() for r in evaluate_campaigns(open_lake(settings, "evaluate_campaigns"), new_run_id("campaigns"))
             .orderBy("start_date", "campaign_id").collect()]
     if args.json:
         json.dump(rows, sys.stdout, indent=2, default=str)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 from rich.console import Console
 from rich.table import Table
+
+from finlake.entrypoints import new_run_id, open_lake
+
 
 KINDS = ("segmentation", "churn", "fraud")  # = finlake.models.registry.KINDS (light import)
 
@@ -41,17 +43,10 @@ def _emit_json(value) -> None:
     sys.stdout.write("\n")
 
 
-def _lake(settings, job: str, run_id: str | None = None):
-    from finlake.lake import Lake
-    from finlake.spark import get_spark
-
-    return Lake(get_spark(settings, f"finlake-{job}"), settings).for_job(job, run_id)
-
-
 def cmd_train(args, settings) -> int:
     from finlake.models import workflows
 
-    lake = _lake(settings, f"train_{args.kind}")
+    lake = open_lake(settings, f"train_{args.kind}")
     kwargs = {"as_of": args.as_of} if args.kind == "segmentation" else {}
     if args.as_of and args.kind != "segmentation":
         print(f"note: --as-of applies to segmentation only; {args.kind} trains on all labelled history", file=sys.stderr)
@@ -72,8 +67,8 @@ def cmd_train(args, settings) -> int:
 def cmd_score(args, settings) -> int:
     from finlake.models import workflows
 
-    run_id = args.run_id or f"score-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    lake = _lake(settings, "score", run_id)
+    run_id = args.run_id or new_run_id("score")
+    lake = open_lake(settings, "score", run_id)
     results = workflows.score(lake, settings, run_id, as_of=args.as_of)
     rows = [{"table": r.table, "as_of": r.as_of.isoformat(), "model_version": r.model_version, "rows": r.rows,
              "table_version": r.commit.version, "skipped": r.commit.skipped} for r in results]

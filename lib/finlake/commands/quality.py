@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from finlake.commands.core import _emit_json, open_lake
+from finlake.commands.core import _emit_json
+from finlake.entrypoints import open_lake
 
 _STYLE = {"FAIL": "bold red", "WARN": "yellow", "PASS": "green"}
 

@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from finlake.entrypoints import open_lake
+
+
 STAGES = ("ingest", "clean", "features", "train", "score", "audiences")  # = registry.STAGE_ORDER (light import)
 
 
@@ -49,19 +52,12 @@ def _emit_json(value) -> None:
     sys.stdout.write("\n")
 
 
-def _lake(settings, job: str):
-    from finlake.lake import Lake
-    from finlake.spark import get_spark
-
-    return Lake(get_spark(settings, f"finlake-{job}"), settings)
-
-
 def cmd_run(args, settings) -> int:
     from finlake.runs.progress import choose_progress, stage_table
     from finlake.runs.runner import run_pipeline
 
     as_of = args.as_of or datetime.now(timezone.utc).date()
-    report = run_pipeline(_lake(settings, "run"), as_of, from_stage=args.from_stage, until_stage=args.until_stage,
+    report = run_pipeline(open_lake(settings, "run"), as_of, from_stage=args.from_stage, until_stage=args.until_stage,
                           progress=(progress := choose_progress()), break_stale_lock=args.break_stale_lock)
     console = Console() if sys.stdout.isatty() else Console(width=140)  # logs: no 80-column wrapping
     console.print(stage_table(progress.lines.values(), f"run {report.run_id} (as_of {as_of})"))
@@ -96,7 +92,7 @@ def cmd_runs(args, settings) -> int:
 
     from finlake.runs.ledger import RunLedger
 
-    ledger = RunLedger(_lake(settings, "runs"))
+    ledger = RunLedger(open_lake(settings, "runs"))
     if args.run_id:
         records = ledger.rows(run_id=args.run_id)
         if not records:
@@ -133,7 +129,7 @@ def _count(n) -> str:
 def cmd_lineage(args, settings) -> int:
     from finlake.runs.lineage import lineage
 
-    root = lineage(_lake(settings, "lineage"), args.table, args.version)
+    root = lineage(open_lake(settings, "lineage"), args.table, args.version)
     if args.json:
         _emit_json(root.to_dict())
         return 0

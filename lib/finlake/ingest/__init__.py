@@ -5,6 +5,6 @@ How it works and who may read raw tables: docs/raw.md.
 """
 
 from finlake.ingest.errors import IngestError
-from finlake.ingest.run import IngestReport, ingest_all, new_run_id
+from finlake.ingest.run import IngestReport, ingest_all
 
-__all__ = ["IngestError", "IngestReport", "ingest_all", "new_run_id"]
+__all__ = ["IngestError", "IngestReport", "ingest_all"]

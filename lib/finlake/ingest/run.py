@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field, replace as dc_replace
 from datetime import date, datetime, timezone
 from functools import reduce
@@ -85,11 +84,6 @@ class _Unit:
     batches: tuple[Batch, ...]
     replace: bool
     txn_version: int
-
-
-def new_run_id() -> str:
-    """A run id for an ingest run started on its own (``finlake ingest``, the job)."""
-    return f"ingest-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 def ingest_all(

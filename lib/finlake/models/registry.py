@@ -266,6 +266,10 @@ class TrainingOutcome:
     decision: Decision
     inputs: list[InputTable]
 
+    def summary(self) -> str:
+        return (f"{self.name} v{self.version}: {'champion' if self.decision.promote else 'challenger'} "
+                f"({self.decision.reason})")
+
 
 def _log_inputs(inputs: list[InputTable], lake) -> None:
     import mlflow
