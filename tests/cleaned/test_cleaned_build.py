@@ -187,3 +187,16 @@ def test_cleaning_customers_without_a_pii_key_is_a_clear_error(clean_lake, spark
     with pytest.raises(SettingsError, match="no PII key"):
         build_cleaned(type(lake)(spark, keyless), keyless, "run-1")
     assert not lake.exists("cleaned.customers")
+
+
+def test_a_source_whose_batches_were_all_empty_still_gets_its_cleaned_table(clean_lake):
+    """No fraud reported yet: raw.fraud_reports has only empty batches, and features still needs cleaned.fraud_reports."""
+    from deltalake import DeltaTable
+
+    lake, settings, raw = clean_lake
+    raw.batch("raw.fraud_reports", "2024-03-01", [])
+    raw.batch("raw.fx_rates", "2024-03-01", [{"rate_date": "2024-03-01", "currency": "USD", "cny_per_unit": "7.100000"}])
+    build_cleaned(lake, settings, "run-1")
+    table = DeltaTable(lake.path("cleaned.fraud_reports")).to_pyarrow_table()
+    assert table.num_rows == 0
+    assert table.schema.names == [c.name for c in lake.spec("cleaned.fraud_reports").columns]

@@ -228,7 +228,8 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
         gate.raise_if_blocking()
 
         accounting = _accounting_rows(computed, run_id, seq, raw_versions, as_of)
-        _write(lake, gate, computed, accounting, continuity, run_id, seq)
+        _write(lake, gate, computed, accounting, continuity, run_id, seq,
+               [step.target for step in STEPS if step.source in raw_until])
         tables = {c.step.target: _outcome(c, lake) for c in computed}
         breaks = continuity.count() if continuity is not None else 0
     finally:
@@ -423,8 +424,16 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
 
 
 # --- writing -----------------------------------------------------------------------------------
-def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[tuple], continuity, run_id: str, seq: int) -> None:
+def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[tuple], continuity, run_id: str, seq: int,
+           targets: list[str]) -> None:
+    """Commit one run; ``targets`` are the cleaned tables whose raw table exists.
+
+    Each of them is created even when its raw batches so far held no rows (no fraud reported in
+    the first weeks), so the feature layer finds every declared input.
+    """
     txn = WriteTxn(APP_ID, seq)
+    for target in targets:
+        lake.create(target)
     lake.create(ACCOUNTING)
     lake.append(ACCOUNTING, lake.spark.createDataFrame(accounting, lake.spec(ACCOUNTING).schema), txn=txn)
     for c in computed:
