@@ -55,8 +55,12 @@ def test_the_registered_model_predicts_segment_ids_through_mlflow_pyfunc(spark, 
     loaded = mlflow.pyfunc.load_model(f"runs:/{outcome.run_id}/model")
     rows = customers_df.orderBy("customer_id").limit(25)
     expected = [r["segment_id"] for r in segmentation_result.model.transform(rows).select("segment_id").collect()]
-    assert [int(v) for v in loaded.predict(rows.select(*synthetic.SEGMENT_FEATURES).toPandas())] == expected
+    # every feature is declared a double (an integer column could not carry a missing value)
+    inputs = rows.select(*synthetic.SEGMENT_FEATURES).toPandas().astype("float64")
+    assert [int(v) for v in loaded.predict(inputs)] == expected
     assert loaded.metadata.get_output_schema().input_names() == ["prediction"]
+    inputs.loc[inputs.index[0], "age"] = None
+    assert len(loaded.predict(inputs)) == len(expected)
 
 
 def test_retrain_keeps_segment_ids_and_logs_the_migration(segmentation_result, customers_df):

@@ -283,11 +283,16 @@ def _log_inputs(inputs: list[InputTable], lake) -> None:
 
 
 def _signature(model: PipelineModel, example: DataFrame):
+    import pandas as pd
     from mlflow.models import infer_signature
 
     # "prediction" is what MLflow's pyfunc wrapper returns (the segment id, for segmentation).
-    sample_in = example.toPandas()
     sample_out = model.transform(example).select("prediction").toPandas()
+    # Integer features are declared as doubles: a pandas integer column cannot hold the nulls a
+    # feature may have at inference (MLflow would refuse them); every pipeline casts its inputs
+    # to double anyway.
+    sample_in = example.toPandas()
+    sample_in = sample_in.astype({c: "float64" for c in sample_in.columns if pd.api.types.is_integer_dtype(sample_in[c])})
     return infer_signature(sample_in, sample_out), sample_in
 
 
