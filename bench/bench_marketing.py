@@ -83,13 +83,27 @@ def retention_lift(lake, landing: Path, as_of: date, cutoff: date) -> dict:
     in_audience = int(churned.reindex(audience).fillna(False).sum())
     base = float(churned.mean())
     share = in_audience / len(audience) if audience else float("nan")
-    rng = np.random.default_rng(7)
-    draws = np.array([churned.to_numpy()[rng.choice(len(churned), len(audience), replace=False)].sum()
-                      for _ in range(RANDOM_DRAWS)])
+    # The churn-risk filter alone (deciles 1-2 of scores.churn, no AUM tier): the audience's
+    # model part on a group large enough to measure at small scales.
+    risky = [r[0] for r in lake.read("scores.churn").where((F.col("as_of") == F.lit(cutoff)) & (F.col("decile") <= 2))
+             .select("customer_id").collect()]
+    in_risky = int(churned.reindex(risky).fillna(False).sum())
+    risky_share = in_risky / len(risky) if risky else float("nan")
     return {"population": len(population), "planted_churners": int(churned.sum()), "audience_size": len(audience),
             "churners_in_audience": in_audience, "audience_churner_share": share,
             "random_audience_churner_share": base, "lift": share / base if base else None,
-            "random_draws_at_least_as_good": float((draws >= in_audience).mean())}
+            "random_draws_at_least_as_good": _at_least_as_good(churned, len(audience), in_audience),
+            "churn_deciles_1_2": {"size": len(risky), "churners": in_risky, "churner_share": risky_share,
+                                  "lift": risky_share / base if base else None,
+                                  "random_draws_at_least_as_good": _at_least_as_good(churned, len(risky), in_risky)}}
+
+
+def _at_least_as_good(churned: pd.Series, size: int, hits: int) -> float:
+    """Share of RANDOM_DRAWS random audiences of ``size`` holding at least ``hits`` churners (a p-value)."""
+    rng = np.random.default_rng(7)
+    values = churned.to_numpy()
+    draws = np.array([values[rng.choice(len(values), size, replace=False)].sum() for _ in range(RANDOM_DRAWS)])
+    return float((draws >= hits).mean())
 
 
 def crosssell_hit_rates(lake, landing: Path, cutoff: date) -> dict:
@@ -199,6 +213,9 @@ def main() -> int:
     print(f"(a) retention: {r['churners_in_audience']}/{r['audience_size']} planted churners = "
           f"{r['audience_churner_share']:.1%} vs {r['random_audience_churner_share']:.1%} in a random audience, "
           f"lift {r['lift']:.2f} (random draws as good: {r['random_draws_at_least_as_good']:.2%})")
+    d = r["churn_deciles_1_2"]
+    print(f"    churn deciles 1-2 alone: {d['churners']}/{d['size']} = {d['churner_share']:.1%}, lift {d['lift']:.2f} "
+          f"(random draws as good: {d['random_draws_at_least_as_good']:.2%})")
     print(f"(b) cross-sell over {c['customers_evaluated']} customers: hit@1 ALS {c['hit_rate_als_at_1']:.1%} vs "
           f"popularity {c['hit_rate_popularity_at_1']:.1%}; hit@3 ALS {c['hit_rate_als_at_3']:.1%} vs "
           f"popularity {c['hit_rate_popularity_at_3']:.1%}")
