@@ -13,6 +13,8 @@ from decimal import Decimal
 from pyspark.sql import types as T
 
 from finlake.catalog import default_catalog
+from finlake.lake import Lake
+from finlake.settings import load_settings
 
 AS_OF = date(2025, 1, 1)
 BEFORE = datetime(2024, 6, 1)
@@ -55,3 +57,10 @@ def customers_with(spark, ids, aum=None, as_of=AS_OF):
 def consent_all(spark, ids, channels=("sms", "outbound_call", "app_push", "email"), consent=True, at=BEFORE):
     return [{"customer_id": c, "channel": ch, "consent": consent, "updated_at": at, "business_date": at.date()}
             for c in ids for ch in channels]
+
+
+def private_lake(spark, home) -> Lake:
+    """A lake with its own home (bridge engine, a test PII key), commits attributed to job 'test'."""
+    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
+                                        "pii_key": "test-key-not-a-secret-0123456789"}, environ={})
+    return Lake(spark, settings).for_job("test", "run-1")

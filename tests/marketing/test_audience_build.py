@@ -10,14 +10,12 @@ from datetime import date, datetime
 import pytest
 import yaml
 
-from finlake.lake import Lake
 from finlake.marketing import build_audiences
 from finlake.marketing.audiences import AudienceDefinitionError
 from finlake.marketing.evaluation import Z_95, campaign_results, evaluate_campaigns
 from finlake.marketing.export import EXPORT_COLUMNS
-from finlake.settings import load_settings
 
-from marketing_helpers import AS_OF, consent_all, customers_with, table
+from marketing_helpers import AS_OF, consent_all, customers_with, private_lake, table
 
 pytestmark = pytest.mark.xdist_group("marketing")
 
@@ -37,9 +35,8 @@ def definition(campaign, channels, seed, share=0.2, product_type=None):
 @pytest.fixture(scope="module")
 def built(spark, tmp_path_factory):
     home = tmp_path_factory.mktemp("marketing-home")
-    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
-                                        "pii_key": "test-key-not-a-secret-0123456789"}, environ={})
-    lake = Lake(spark, settings).for_job("test", "run-1")
+    lake = private_lake(spark, home)
+    settings = lake.settings
     consents = consent_all(spark, [c for c in IDS if c not in OPTED_OUT])
     consents += consent_all(spark, sorted(OPTED_OUT), consent=True, at=datetime(2024, 1, 1))
     consents += consent_all(spark, sorted(OPTED_OUT), consent=False, at=datetime(2024, 11, 1))

@@ -7,12 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from finlake.lake import Lake
 from finlake.marketing.crosssell import (association_rules, build_crosssell, campaign_responses, holdings,
                                          implicit_feedback, next_best_products, product_views)
-from finlake.settings import load_settings
 
-from marketing_helpers import AS_OF, customers_with, table
+from marketing_helpers import AS_OF, customers_with, private_lake, table
 
 pytestmark = pytest.mark.xdist_group("marketing")
 
@@ -66,9 +64,7 @@ def test_feedback_weighs_holdings_responses_and_capped_views(spark):
 @pytest.fixture(scope="module")
 def crosssell_lake(spark, tmp_path_factory):
     home = tmp_path_factory.mktemp("crosssell-home")
-    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
-                                        "pii_key": "test-key-not-a-secret-0123456789"}, environ={})
-    lake = Lake(spark, settings).for_job("test", "run-1")
+    lake = private_lake(spark, home)
     before = AS_OF - timedelta(days=10)
     inputs = {
         "features.customer_monthly": customers_with(spark, list(BASKETS)),

@@ -8,12 +8,10 @@ import re
 import pytest
 from pyspark.sql import functions as F
 
-from finlake.lake import Lake
 from finlake.marketing.lookalike import (LOOKALIKE_TABLE, LookalikeSeedError, RecoveryEvaluation, build_lookalike,
                                          evaluate_recovery, rank_lookalikes)
-from finlake.settings import load_settings
 
-from marketing_helpers import AS_OF, table
+from marketing_helpers import AS_OF, private_lake, table
 
 pytestmark = pytest.mark.xdist_group("marketing")
 
@@ -61,9 +59,7 @@ def test_held_out_seeds_are_recovered_far_better_than_random(spark, population):
 @pytest.fixture(scope="module")
 def lake(spark, tmp_path_factory):
     home = tmp_path_factory.mktemp("lookalike-home")
-    settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
-                                        "pii_key": "test-key-not-a-secret-0123456789"}, environ={})
-    lake = Lake(spark, settings).for_job("test", "run-1")
+    lake = private_lake(spark, home)
     lake.create("features.customer_monthly")
     lake.overwrite("features.customer_monthly", monthly(spark))
     return lake
