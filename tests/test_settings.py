@@ -136,3 +136,15 @@ def test_invalid_values_name_the_setting_and_where_it_came_from(conf_dir):
 def test_spark_conf_accepts_pairs_or_json(conf_dir):
     assert load(conf_dir, {"FINLAKE_SPARK_CONF": "a=1, b=x=y"}).spark_conf == {"a": "1", "b": "x=y"}
     assert load(conf_dir, spark_conf='{"a": 2}').spark_conf == {"a": "2"}
+
+
+@pytest.mark.parametrize("text, expected", [("4-9", (4, 5, 6, 7, 8, 9)), ("7", (7,)), ("9, 5,7", (5, 7, 9))])
+def test_segmentation_k_accepts_a_range_or_a_list(conf_dir, text, expected):
+    assert load(conf_dir, {"FINLAKE_SEGMENTATION_K": text}).segmentation_k_values() == expected
+
+
+@pytest.mark.parametrize("text", ["four", "1-3", "", "9-4"])
+def test_a_bad_segmentation_k_names_the_setting_and_the_form(conf_dir, text):
+    s = load(conf_dir, {"FINLAKE_SEGMENTATION_K": text})
+    with pytest.raises(SettingsError, match=r"segmentation_k.*'4-9'"):
+        s.segmentation_k_values()

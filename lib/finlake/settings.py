@@ -51,6 +51,8 @@ class Settings:
     # Models: retrain when the champion is older than this many days (or missing).
     train_cadence_days: int = 30
     champion_margin: float = 0.0
+    # Segmentation: the numbers of segments tried, "4-9" (a range) or "5,7,9"; the silhouette picks.
+    segmentation_k: str = "5-9"
     # Runs: a run lock older than this many hours is stale (its owner is presumed dead) even
     # when its process cannot be checked (another host); `finlake run --break-stale-lock`.
     run_lock_max_age_hours: float = 12.0
@@ -81,6 +83,22 @@ class Settings:
             "no PII key is configured: set FINLAKE_PII_KEY, FINLAKE_PII_KEY_FILE or "
             "'pii_key_file' in conf/<env>.yaml (the key itself never goes in the repository)"
         )
+
+    def segmentation_k_values(self) -> tuple[int, ...]:
+        """``segmentation_k`` as a tuple of candidate k; a SettingsError says how to write it."""
+        text = self.segmentation_k.replace(" ", "")
+        try:
+            if "-" in text:
+                low, high = (int(x) for x in text.split("-"))
+                values = tuple(range(low, high + 1))
+            else:
+                values = tuple(sorted({int(x) for x in text.split(",") if x}))
+        except ValueError:
+            values = ()
+        if not values or min(values) < 2:
+            raise SettingsError(f"setting 'segmentation_k' is {self.segmentation_k!r}; write a range such as '4-9' "
+                                "or a list such as '5,7,9' of numbers of segments, each at least 2")
+        return values
 
     def public_view(self) -> dict[str, Any]:
         """All values with secrets masked, for printing."""

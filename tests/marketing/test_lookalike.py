@@ -100,3 +100,30 @@ def test_bad_seed_files_are_refused_naming_the_file(lake, tmp_path, content, mes
 def test_bad_seed_tables_are_refused_naming_the_table(lake, source, message):
     with pytest.raises(LookalikeSeedError, match="^" + re.escape(message)):
         build_lookalike(lake, "run-1", source, "bad", size=3)
+
+
+def test_the_lookalike_command_writes_the_expansion_and_prints_its_recovery(lake, tmp_path, capsys):
+    from finlake.cli import main
+
+    seed = tmp_path / "seed.csv"
+    seed.write_text("customer_id\n" + "\n".join(SEED) + "\n", encoding="utf-8")
+    settings = lake.settings
+    code = main(["audience", "lookalike", "--seed", str(seed), "--name", "cli_investors", "--size", "4",
+                 "--as-of", AS_OF.isoformat(), "--home", settings.home, "--engine", "bridge"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"{LOOKALIKE_TABLE} name=cli_investors as_of={AS_OF}: 4 lookalikes of a seed of 8 among 40 customers" in out
+    assert "recovery: 2 of 2 held-out seeds" in out
+    rows = lake.read(LOOKALIKE_TABLE).where(F.col("name") == "cli_investors").collect()
+    assert sorted(r["customer_id"] for r in rows) == LOOKALIKES
+
+
+def test_the_lookalike_command_names_a_bad_seed_file_without_a_traceback(lake, tmp_path, capsys):
+    from finlake.cli import main
+
+    missing = tmp_path / "nowhere.csv"
+    code = main(["audience", "lookalike", "--seed", str(missing), "--name", "x", "--size", "3",
+                 "--as-of", AS_OF.isoformat(), "--home", lake.settings.home, "--engine", "bridge"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"seed file {missing} does not exist" in captured.err and "Traceback" not in captured.err

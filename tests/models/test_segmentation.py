@@ -95,3 +95,20 @@ def test_segment_without_distinct_trait_is_mainstream():
 def test_missing_feature_column_is_named(customers_df):
     with pytest.raises(FeatureColumnsError, match="no_such_column"):
         seg.train_segmentation(customers_df, ["aum_balance", "no_such_column"])
+
+
+def test_pca_keeps_one_component_per_shared_pattern_and_drops_the_noise_around_it(spark):
+    """Three hidden factors each drive four noisy features. The Kaiser rule (eigenvalue > 1 on
+    standardised features) keeps the three shared patterns and drops the nine components of noise."""
+    import numpy as np
+    from pyspark.ml.linalg import Vectors
+
+    rng = np.random.default_rng(3)
+    factors = rng.normal(size=(2000, 3))
+    data = np.repeat(factors, 4, axis=1) + 0.5 * rng.normal(size=(2000, 12))
+    data = (data - data.mean(axis=0)) / data.std(axis=0)
+    df = spark.createDataFrame([(Vectors.dense(row),) for row in data.tolist()], [seg.FEATURES_COL])
+    pca = seg.principal_components(df, 12)
+    assert pca.getK() == 3
+    # within a block the features correlate r = 1 / 1.25: eigenvalue 1 + 3r each, of 12 in total
+    assert sum(pca.explainedVariance.toArray()) == pytest.approx(3 * (1 + 3 / 1.25) / 12, abs=0.03)

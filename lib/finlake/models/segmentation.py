@@ -1,8 +1,9 @@
-"""Customer segmentation: KMeans on scaled features, k chosen by silhouette, named segments.
+"""Customer segmentation: KMeans on principal components, k chosen by silhouette, named segments.
 
 ``train_segmentation`` works on any DataFrame of customers with numeric feature columns. It
-fits the preparation stages once (log of skewed columns, median imputation, standardisation),
-fits KMeans for every k in a range, keeps the k with the best silhouette on the holdout, then
+fits the preparation stages once (log of skewed columns, median imputation, standardisation,
+then PCA keeping the components with eigenvalue above 1), fits KMeans on those components for
+every k in a range, keeps the k with the best silhouette on the holdout, then
 describes each segment (size, feature means against the whole, the features that distinguish it
 most) and names it from that description.
 
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
-from pyspark.ml.feature import SQLTransformer
+from pyspark.ml.feature import PCA, SQLTransformer
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -36,9 +37,10 @@ from finlake.models.splits import holdout_by_key
 
 log = logging.getLogger(__name__)
 
-FEATURES_COL = "segment_features"
+FEATURES_COL = "segment_features"  # the scaled features: centroids, profiles and names are read here
+COMPONENTS_COL = "segment_components"  # their principal components: KMeans and the silhouette work here
 CLUSTER_COL = "cluster"
-DEFAULT_K_VALUES = tuple(range(4, 10))
+DEFAULT_K_VALUES = tuple(range(5, 10))  # = the default of the segmentation_k setting
 # A feature distinguishes a segment when its centroid lies this many standard deviations away
 # from the overall mean.
 DISTINCT_Z = 0.5
@@ -174,6 +176,22 @@ def segment_profile(assigned: DataFrame, feature_cols: list[str], centroid_z: pd
     return pd.DataFrame(rows)
 
 
+def principal_components(scaled: DataFrame, n_features: int):
+    """A fitted PCA keeping the components whose eigenvalue exceeds 1 (the Kaiser criterion).
+
+    On standardised features each feature contributes a variance of 1, so a component above 1
+    carries a pattern several features share (AUM with deposits and investments; app logins with
+    product views). The components below 1 are what correlated features do not share, their
+    noise around the common pattern, which would otherwise add distance between customers and
+    blur the clusters. (A feature correlated with no other sits at 1, on the edge of the rule.)
+    """
+    full = PCA(k=n_features, inputCol=FEATURES_COL, outputCol=COMPONENTS_COL).fit(scaled)
+    kept = max(2, min(n_features, int(sum(v * n_features > 1.0 for v in full.explainedVariance.toArray()))))
+    log.info("segmentation: %d of %d principal components kept (eigenvalue > 1), %.0f%% of the variance",
+             kept, n_features, 100 * float(sum(full.explainedVariance.toArray()[:kept])))
+    return PCA(k=kept, inputCol=FEATURES_COL, outputCol=COMPONENTS_COL).fit(scaled)
+
+
 def train_segmentation(
     df: DataFrame,
     feature_cols: list[str],
@@ -182,26 +200,34 @@ def train_segmentation(
     previous: DataFrame | None = None,
     max_iter: int = 30,
     seed: int = 7,
+    restarts: int = 3,
 ) -> SegmentationResult:
     """Fit the segmentation on ``df`` (one row per customer).
 
-    ``k_values``: the candidate numbers of segments; the default 4-9 is the range marketers can
-    act on (one strategy per segment). ``previous``: (``id_col``, ``segment_id``) rows from the
-    current champion on the same customers; when given, segment ids are kept stable and the
-    migration matrix is returned.
+    ``k_values``: the candidate numbers of segments; the default 5-9 is the range marketers can
+    act on (one strategy per segment) above the 4-way split the statistical and rule tags already
+    give (age band, AUM tier, active or dormant), which the silhouette alone tends to prefer.
+    ``previous``: (``id_col``, ``segment_id``) rows from the current champion on the same
+    customers; when given, segment ids are kept stable and the migration matrix is returned. ``restarts``: KMeans fits per k (seeds ``seed``, ``seed + 1``,
+    ...), the one with the lowest training cost kept.
     """
     check_feature_columns(df, feature_cols, id_col)
     train, holdout = holdout_by_key(df, id_col)
     log_cols = skewed_columns(train, feature_cols)
-    prep = Pipeline(stages=vector_stages(feature_cols, log_cols, FEATURES_COL, scale=True)).fit(train)
-    train_vec = prep.transform(train).select(id_col, FEATURES_COL).cache()
-    holdout_vec = prep.transform(holdout).select(id_col, FEATURES_COL).cache()
+    scaled = Pipeline(stages=vector_stages(feature_cols, log_cols, FEATURES_COL, scale=True)).fit(train)
+    prep = PipelineModel([*scaled.stages, principal_components(scaled.transform(train), len(feature_cols))])
+    train_vec = prep.transform(train).select(id_col, COMPONENTS_COL).cache()
+    holdout_vec = prep.transform(holdout).select(id_col, COMPONENTS_COL).cache()
     try:
         scores: dict[int, float] = {}
         models = {}
         for k in k_values:
-            km = KMeans(featuresCol=FEATURES_COL, predictionCol=CLUSTER_COL, k=k, maxIter=max_iter, seed=seed).fit(train_vec)
-            scores[k] = silhouette(km.transform(holdout_vec), FEATURES_COL, CLUSTER_COL)
+            # KMeans finds a local optimum that depends on its random start: keep the tightest of
+            # ``restarts`` fits (lowest within-cluster sum of squares), as scikit-learn's n_init does.
+            fits = [KMeans(featuresCol=COMPONENTS_COL, predictionCol=CLUSTER_COL, k=k, maxIter=max_iter,
+                           seed=seed + r).fit(train_vec) for r in range(restarts)]
+            km = min(fits, key=lambda m: m.summary.trainingCost)
+            scores[k] = silhouette(km.transform(holdout_vec), COMPONENTS_COL, CLUSTER_COL)
             models[k] = km
             log.info("segmentation k=%d silhouette=%.4f", k, scores[k])
         best_k = max(scores, key=lambda k: (scores[k], -k))
@@ -240,5 +266,8 @@ def migration_matrix(df: DataFrame, old_col: str, new_col: str) -> pd.DataFrame:
 
 
 def evaluate_segmentation(model: PipelineModel, df: DataFrame) -> float:
-    """Silhouette of any fitted segmentation model on ``df`` (used to compare champion and challenger)."""
-    return silhouette(model.transform(df), FEATURES_COL, CLUSTER_COL)
+    """Silhouette of any fitted segmentation model on ``df`` (used to compare champion and challenger),
+    measured where the model clusters: its principal components (models before the PCA stage
+    clustered the scaled features themselves)."""
+    out = model.transform(df)
+    return silhouette(out, COMPONENTS_COL if COMPONENTS_COL in out.columns else FEATURES_COL, CLUSTER_COL)

@@ -33,7 +33,8 @@ TRANSACTION_FRAUD = "features.transaction_fraud"
 SCORE_TABLES = {"segmentation": "scores.customer_segments", "churn": "scores.churn", "fraud": "scores.fraud"}
 
 # Segments are built on value and behaviour, the axes marketers plan by (DOMAIN.md): age and
-# tenure, assets and debt, activity and spend, what they spend on, which channels they use.
+# tenure, assets (deposits, investments) and debt, activity and spend, what they spend on, which
+# channels they use, and how recently they engaged.
 SEGMENTATION_FEATURES = [
     "age", "tenure_months", "aum_balance", "investment_balance", "debt_balance", "products_held",
     "txn_count_90d", "spend_90d", "avg_spend_90d", "days_since_last_txn",
@@ -41,6 +42,7 @@ SEGMENTATION_FEATURES = [
     "share_business_90d", "share_education_90d",
     "share_mobile_app_90d", "share_branch_counter_90d", "share_atm_90d", "share_third_party_pay_90d",
     "intl_spend_share_90d", "login_count_90d", "product_view_count_90d",
+    "deposit_balance", "share_online_90d", "days_since_last_login",
 ]
 _NOT_FEATURES = {"customer_id", "as_of", "_run_id", "card_id", "txn_id", "txn_month", "ts", "business_date",
                  "is_fraud", "fraud_type", "fraud_reported_date", "label_cutoff", "label_mature"}
@@ -84,9 +86,12 @@ def _json_safe(params: dict[str, Any]) -> dict[str, Any]:
 
 # --- training ---------------------------------------------------------------------------------
 def train_segmentation_model(lake, settings, as_of: date | None = None,
-                             k_values: tuple[int, ...] = segmentation.DEFAULT_K_VALUES,
+                             k_values: tuple[int, ...] | None = None,
                              max_iter: int = 30) -> TrainingOutcome:
-    """Segment the customers of one cut-off (default: the latest) and register the model."""
+    """Segment the customers of one cut-off (default: the latest) and register the model.
+
+    ``k_values``: the candidate numbers of segments (default: the ``segmentation_k`` setting)."""
+    k_values = k_values or settings.segmentation_k_values()
     inputs = registry.input_tables(lake, [CUSTOMER_MONTHLY])
     features = lake.read(CUSTOMER_MONTHLY, version=inputs[0].version)
     as_of = as_of or latest_as_of(features)
