@@ -108,7 +108,7 @@ ba AS (SELECT customer_id, cut.as_of,
               sum(CASE WHEN month_end = cut.as_of - INTERVAL 1 DAY THEN inv END) AS inv,
               sum(CASE WHEN month_end = cut.as_of - INTERVAL 1 DAY THEN debt END) AS debt,
               avg(CASE WHEN month_end < cut.as_of - INTERVAL 1 DAY THEN greatest(dep + inv, 0) END) AS prev
-       FROM bm JOIN cut ON bm.month_end < cut.as_of AND bm.month_end >= cut.as_of - INTERVAL 4 MONTH - INTERVAL 1 DAY
+       FROM bm JOIN cut ON bm.month_end < cut.as_of AND bm.month_end >= cut.as_of - INTERVAL 3 MONTH - INTERVAL 1 DAY
        GROUP BY 1, 2),
 ha AS (SELECT customer_id, cut.as_of,
               sum((close_date IS NULL OR close_date >= cut.as_of)::INT) AS accounts_open,
