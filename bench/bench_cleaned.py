@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_cleaned.py --scale 0.1
     .venv/bin/python bench/bench_cleaned.py --scale 1 --driver-memory 4g
+    .venv/bin/python bench/bench_cleaned.py --scale 0.1 --home bench/work/scale-0.1   # a bench_pipeline lake
 
 Generates the landing files once per scale (seed 7, default defect rate) under
 ``/tmp/finlake_bench/landing_s<scale>`` and ingests them once into
@@ -37,6 +38,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--home", type=Path, help="an existing lake to use (its raw layer is kept, its cleaned, "
+                        "quarantine and quality layers are rebuilt); default /tmp/finlake_bench/home_cleaned_s<scale>")
+    parser.add_argument("--landing", type=Path, help="its landing root (default: <home>/landing with --home)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the generator and the token UDF run Python
@@ -52,8 +56,8 @@ def main() -> None:
     from finlake.settings import load_settings
     from finlake.spark import get_spark
 
-    landing = ROOT / f"landing_s{args.scale:g}"
-    home = ROOT / f"home_cleaned_s{args.scale:g}"
+    home = args.home or ROOT / f"home_cleaned_s{args.scale:g}"
+    landing = args.landing or (home / "landing" if args.home else ROOT / f"landing_s{args.scale:g}")
     settings = load_settings(overrides={
         "home": str(home), "landing_root": str(landing), "lake_engine": "bridge", "spark_master": args.master,
         "spark_conf": {"spark.driver.memory": args.driver_memory}, "pii_key": BENCH_KEY}, environ={})
