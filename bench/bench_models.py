@@ -8,7 +8,7 @@ Usage (a lake whose feature layer is built from generated data, e.g. ``finlake r
 For each model, on the current feature tables:
 
 - ``train_seconds``: wall time of the library training function (the same call the job makes,
-  without MLflow logging), Spark ``local[2]`` with a 2 GB driver;
+  without MLflow logging), Spark ``local[2]`` with a 2 GB driver (``--driver-memory``);
 - segmentation: adjusted Rand index of the segments against the planted personas at the k the
   silhouette chose from the default range, and the silhouette and ARI at every k from 4 to 9
   (``_truth/personas``; goal >= 0.6);
@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--landing", required=True, help="landing folder holding the generator's _truth/")
     parser.add_argument("--label", default="0.1", help="scale label for the results file")
     parser.add_argument("--models", nargs="+", default=["segmentation", "churn", "fraud"])
+    parser.add_argument("--driver-memory", default="2g", help="JVM heap of the local Spark driver (6g at scale 1)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -162,7 +163,7 @@ def main() -> None:
     from finlake.spark import get_spark
 
     settings = load_settings(overrides={"home": args.home, "spark_master": "local[2]",
-                                        "spark_conf": {"spark.driver.memory": "2g"}})
+                                        "spark_conf": {"spark.driver.memory": args.driver_memory}})
     lake = Lake(get_spark(settings, "bench-models"), settings)
     benches = {"segmentation": bench_segmentation, "churn": bench_churn, "fraud": bench_fraud}
     results: dict = {"label": args.label, "home": args.home}
