@@ -49,6 +49,16 @@ def test_transaction_windows_include_their_first_day_and_exclude_the_cutoff_day(
     assertDataFrameEqual(got, expected)
 
 
+def test_share_other_sums_purchases_outside_the_families_and_is_exactly_zero_without_them(make, spark):
+    d1, d2 = days_before(3), days_before(4)
+    rows = [txn("A1", d1, 0.1, mcc="5411"), txn("A2", d1, 0.2, mcc="5812"), txn("A3", d2, 0.3, mcc="5411"),
+            txn("B1", d1, 30.0, mcc="5411", customer_id="C2"), txn("B2", d2, 10.0, mcc="5999", customer_id="C2")]
+    got = {r["customer_id"]: r for r in only(transaction_features(make("cleaned.transactions", rows), D, D),
+                                             "share_grocery_90d", "share_other_90d").collect()}
+    assert got["C1"]["share_other_90d"] == 0.0  # 1 - (0.4 + 0.2) / 0.6 would leave float residue here
+    assert (got["C2"]["share_grocery_90d"], got["C2"]["share_other_90d"]) == (0.75, 0.25)
+
+
 def test_spend_excludes_credits_cash_and_transfers_and_flows_to_other_banks_are_split_by_direction(make, spark):
     day = days_before(5)
     rows = [txn("T1", day, 100.0, mcc="5812"),

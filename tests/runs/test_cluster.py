@@ -158,8 +158,8 @@ def _content(path: Path) -> list[str]:
 
     Floating-point columns are compared to 10 significant digits, and below 1e-9 as zero: a sum of
     doubles depends on the order Spark adds them in, which differs with the partitioning
-    (1896.4099999999999 on the cluster, 1896.41 locally; a share computed as 1 - the others is
-    1.2e-16 in one mode and 0.0 in the other). Decimal, integer, string and date columns must be
+    (1896.4099999999999 on the cluster, 1896.41 locally; a difference of two such sums can be
+    1e-16 in one mode and 0.0 in the other). Decimal, integer, string and date columns must be
     equal exactly.
     """
     df = pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table())

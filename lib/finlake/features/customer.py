@@ -85,7 +85,7 @@ def transaction_features(transactions: DataFrame, start_date: date, end_date: da
                   F.sum(F.col("is_spend").cast("int")).alias("spend_n"),
                   F.sum("spend").alias("spend"),
                   *[F.sum(F.when(F.col("family") == f, F.col("spend")).otherwise(0.0)).alias(f"spend_{f}")
-                    for f in SPEND_FAMILIES if f != "other"],
+                    for f in SPEND_FAMILIES],
                   *[F.sum((F.col("channel") == c).cast("int")).alias(f"n_{c}") for c in CHANNELS],
                   F.sum(F.when(F.col("is_international"), F.col("spend")).otherwise(0.0)).alias("spend_intl"),
                   F.sum(F.when(other_bank & (F.col("direction") == "debit"), F.col("amount")).otherwise(0.0)).alias("out"),
@@ -96,7 +96,7 @@ def transaction_features(transactions: DataFrame, start_date: date, end_date: da
         *[window_sum("n", 1, d).cast("int").alias(f"txn_count_{d}d") for d in (30, 90, 180)],
         *[window_sum("spend_n", 1, d).cast("int").alias(f"spend_count_{d}d") for d in (30, 90)],
         *[window_sum("spend", 1, d).alias(f"spend_{d}d") for d in (30, 90, 180)],
-        *[window_sum(f"spend_{f}", 1, 90).alias(f"spend_{f}_90d") for f in SPEND_FAMILIES if f != "other"],
+        *[window_sum(f"spend_{f}", 1, 90).alias(f"spend_{f}_90d") for f in SPEND_FAMILIES],
         *[window_sum(f"n_{c}", 1, 90).alias(f"n_{c}_90d") for c in CHANNELS],
         window_sum("spend_intl", 1, 90).alias("spend_intl_90d"),
         window_sum("n", 91, 180).cast("int").alias("txn_count_prev_90d"),
@@ -105,16 +105,14 @@ def transaction_features(transactions: DataFrame, start_date: date, end_date: da
         window_sum("inn", 1, 90).alias("inflow_other_banks_90d"),
         window_sum("out", 91, 180).alias("outflow_prev_90d"),
     )
-    named = [f for f in SPEND_FAMILIES if f != "other"]
-    family_total = sum((F.col(f"spend_{f}_90d") for f in named), F.lit(0.0))
     return agg.select(
         "customer_id", "as_of", "days_since_last_txn",
         "txn_count_30d", "txn_count_90d", "txn_count_180d", "spend_count_30d", "spend_count_90d",
         "spend_30d", "spend_90d", "spend_180d",
         _ratio(F.col("spend_90d"), F.col("spend_count_90d")).alias("avg_spend_90d"),
-        *[_ratio(F.col(f"spend_{f}_90d"), F.col("spend_90d")).alias(f"share_{f}_90d") for f in named],
-        # The remainder is a difference of float sums: clamp the rounding residue (-1e-13) to 0.
-        _ratio(F.greatest(F.col("spend_90d") - family_total, F.lit(0.0)), F.col("spend_90d")).alias("share_other_90d"),
+        # Every purchase has a family ('other' when its code is in none of MCC_FAMILIES), so the
+        # shares add up to 1; each is summed on its own, never taken as 1 minus the rest.
+        *[_ratio(F.col(f"spend_{f}_90d"), F.col("spend_90d")).alias(f"share_{f}_90d") for f in SPEND_FAMILIES],
         "txn_count_prev_90d", "spend_prev_90d",
         _trend(F.col("txn_count_90d"), F.col("txn_count_prev_90d")).alias("txn_trend"),
         _trend(F.col("spend_90d"), F.col("spend_prev_90d")).alias("spend_trend"),
