@@ -96,8 +96,9 @@ class Settings:
         except ValueError:
             values = ()
         if not values or min(values) < 2:
-            raise SettingsError(f"setting 'segmentation_k' is {self.segmentation_k!r}; write a range such as '4-9' "
-                                "or a list such as '5,7,9' of numbers of segments, each at least 2")
+            origin = self.sources.get("segmentation_k", "default")
+            raise SettingsError(f"setting 'segmentation_k' from {origin} is {self.segmentation_k!r}; write a range "
+                                "such as '4-9' or a list such as '5,7,9' of numbers of segments, each at least 2")
         return values
 
     def public_view(self) -> dict[str, Any]:
@@ -197,7 +198,9 @@ def load_settings(
         raise SettingsError(
             f"lake_engine '{values['lake_engine']}' (from {sources['lake_engine']}) is not one of {', '.join(ENGINES)}"
         )
-    return _derive(Settings(**values, sources=sources))
+    settings = _derive(Settings(**values, sources=sources))
+    settings.segmentation_k_values()  # a bad value fails now, not after an hour of pipeline at the train stage
+    return settings
 
 
 def _is_uri(path: str) -> bool:
