@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_ingest.py --scale 0.1
     .venv/bin/python bench/bench_ingest.py --scale 1 --driver-memory 4g
+    .venv/bin/python bench/bench_ingest.py --landing bench/work/scale-0.1/landing   # an existing landing
 
 Generates the landing files once per scale (seed 7, default defect rate) under
 ``/tmp/finlake_bench/landing_s<scale>`` (reused if present), ingests them (all sources, or those
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--landing", help="ingest this existing landing folder (its _generation.json gives the "
+                                          "scale) instead of generating one under /tmp/finlake_bench")
     parser.add_argument("--source", action="append", dest="sources",
                         help="only these landing sources (default: all), e.g. --source transactions")
     args = parser.parse_args()
@@ -42,6 +45,12 @@ def main() -> None:
     from finlake.spark import get_spark
 
     landing = ROOT / f"landing_s{args.scale:g}"
+    if args.landing:
+        landing = Path(args.landing).resolve()
+        generation = landing / "_generation.json"
+        if not generation.is_file():
+            parser.error(f"--landing {landing}: no _generation.json there; point it at a generated landing folder")
+        args.scale = json.loads(generation.read_text(encoding="utf-8"))["scale"]
     label = f"s{args.scale:g}" + ("_" + "+".join(s.replace("/", "-") for s in args.sources) if args.sources else "")
     home = ROOT / f"home_ingest_{label}"
     shutil.rmtree(home, ignore_errors=True)
@@ -68,6 +77,7 @@ def main() -> None:
         "seconds": round(report.seconds, 1),
         "gate_seconds": round(report.gate_seconds, 1),
         "gate_share": round(report.gate_seconds / report.seconds, 3),
+        "gate_parts_seconds": report.gate_parts,
         "rows_per_second": round(report.rows_landed / report.seconds),
         "rows_per_second_without_gates": round(report.rows_landed / (report.seconds - report.gate_seconds)),
         "rerun_nothing_new_seconds": round(rerun.seconds, 1),

@@ -67,6 +67,8 @@ def file_stats(df: DataFrame, table: str) -> DataFrame:
         F.sum(F.when(kind.isin("truncated_line", "too_many_fields", "invalid_json"), 1).otherwise(0)).alias("truncated"),
         F.count_distinct("_row_hash").alias("distinct_lines"),
         F.array_distinct(F.flatten(F.collect_set(F.map_keys("_extra")))).alias("extra_keys"),
+        F.min(F.when(wf, F.col("_business_date"))).alias("first_date"),
+        F.max(F.when(wf, F.col("_business_date"))).alias("last_date"),
         *[F.sum(F.when(wf & F.coalesce(F.expr(cond), F.lit(False)), 1).otherwise(0)).alias(name)
           for name, (_, cond, _) in VALUE_RULES.get(table, {}).items()],
     )
@@ -91,7 +93,7 @@ def profile_rows(lake: Lake, df: DataFrame, table: str, key: str | None, stats: 
     out.append(Count("duplicate_lines_in_batch", total("rows") - total("distinct_lines"), None,
                      "an identical line delivered twice in one file would double-count the event"))
     if key:
-        out.append(Count(f"{key}_resent_in_later_batch", _resent(lake, df, table, key), key,
+        out.append(Count(f"{key}_resent_in_later_batch", _resent(lake, df, table, key, stats), key,
                          "a key delivered again in a later batch is a re-send, not a new event"))
     if table in FOREIGN_KEYS:
         col, ref_table, ref_col = FOREIGN_KEYS[table]
@@ -103,22 +105,26 @@ def profile_rows(lake: Lake, df: DataFrame, table: str, key: str | None, stats: 
     return out
 
 
-def _resent(lake: Lake, df: DataFrame, table: str, key: str) -> int:
-    """Well-formed rows whose key appeared in an earlier batch (in ``df`` or already in raw)."""
-    rows = df.where(~F.col("_malformed") & F.col(key).isNotNull())
+def _resent(lake: Lake, df: DataFrame, table: str, key: str, stats: list[dict]) -> int:
+    """Well-formed rows whose key appeared in an earlier batch (in ``df`` or already in raw).
+
+    One shuffle: the rows are hash-partitioned by ``key`` once, and both groupings (per key and
+    business date, then per key) and the join to earlier raw rows reuse that partitioning.
+    """
+    firsts = [r["first_date"] for r in stats if r.get("first_date") is not None]
+    if not firsts:
+        return 0
+    lo, hi = min(firsts), max(r["last_date"] for r in stats if r.get("last_date") is not None)
+    rows = df.where(~F.col("_malformed") & F.col(key).isNotNull()).select(key, "_business_date").repartition(key)
     per_batch = rows.groupBy(key, "_business_date").agg(F.count(F.lit(1)).alias("n"))
     per_key = per_batch.groupBy(key).agg(F.sum("n").alias("total"),
                                          F.min_by("n", "_business_date").alias("first_n"),
                                          F.min("_business_date").alias("first_date"))
-    bounds = rows.agg(F.min("_business_date").alias("lo"), F.max("_business_date").alias("hi")).first()
-    if bounds["lo"] is None:
-        return 0
     if lake.exists(table):
-        files = df.select("_source_file").distinct()
         earlier = (lake.read(table)
-                   .where(F.col("_business_date").between(bounds["lo"] - timedelta(days=RESEND_WINDOW_DAYS), bounds["hi"]))
-                   .join(files, "_source_file", "left_anti")
-                   .where(~F.col("_malformed") & F.col(key).isNotNull())
+                   .where(F.col("_business_date").between(lo - timedelta(days=RESEND_WINDOW_DAYS), hi)
+                          & ~F.col("_source_file").isin([r["_source_file"] for r in stats])
+                          & ~F.col("_malformed") & F.col(key).isNotNull())
                    .groupBy(key).agg(F.min("_business_date").alias("seen")))
         per_key = per_key.join(earlier, key, "left")
         seen_before = F.col("seen").isNotNull() & (F.col("seen") < F.col("first_date"))

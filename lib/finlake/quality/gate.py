@@ -93,6 +93,7 @@ class QualityGate:
         self._suites: dict[str, Suite] = {}
         self._pending: list[CheckResult] = []
         self._custom: list[CheckResult] = []
+        gx_runner.warm_up(settings.quality_root)  # overlaps the job's first Spark reads
 
     # --- suites and waivers ----------------------------------------------------------
     def suite(self, table: str) -> Suite:

@@ -36,6 +36,8 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 INDEX_LIMIT = 200
 _LOCK = threading.Lock()
 _CONTEXTS: dict[str, Any] = {}
+_WARMING: dict[str, threading.Thread] = {}
+_WARM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def data_docs_index(quality_root: str) -> Path:
 
 def _context(quality_root: str):
     """The process's GX context for ``quality_root`` (created once; GX setup costs ~1 s)."""
+    wait_for_warm_up()
     with _LOCK:
         if quality_root in _CONTEXTS:
             return _CONTEXTS[quality_root]
@@ -97,12 +100,48 @@ def _context(quality_root: str):
         return context
 
 
+def warm_up(quality_root: str) -> None:
+    """Import GX and build the context for ``quality_root`` on a background thread, once.
+
+    Importing great_expectations takes about 3 s and its first context another second: a job
+    calls this when it builds its gate, so that work overlaps the Spark reads that come before
+    the first validation (which then waits only for what is left). A failure here is ignored:
+    the first validation meets it again and reports it.
+    """
+    with _WARM_LOCK:  # not _LOCK: the warm-up holds that while it imports
+        if quality_root in _WARMING:
+            return
+        thread = threading.Thread(target=_warm, args=(quality_root,), name="gx-warm-up", daemon=True)
+        _WARMING[quality_root] = thread
+    thread.start()
+
+
+def wait_for_warm_up() -> None:
+    """Block until any warm-up has finished; call before importing anything from GX.
+
+    Two threads importing GX at once can meet its circular imports half done ("partially
+    initialized module"), so every GX import in finlake waits for the warm-up first.
+    """
+    with _WARM_LOCK:
+        threads = [t for t in _WARMING.values() if t is not threading.current_thread()]
+    for thread in threads:
+        thread.join()
+
+
+def _warm(quality_root: str) -> None:
+    try:
+        _context(quality_root)
+    except Exception:  # reported by the validation that needs the context
+        log.debug("warming up GX for %s failed", quality_root, exc_info=True)
+
+
 def validate(df, suite: Suite, quality_root: str, run_name: str, waivers: dict[str, str]) -> GxOutcome:
     """Validate ``df`` against ``suite``; store the result for Data Docs.
 
     ``waivers`` (rule name -> description) is written into each waived expectation's meta so the
     Data Docs page shows the waiver next to the failure.
     """
+    wait_for_warm_up()
     import great_expectations as gx
     from great_expectations.core import ExpectationSuite
     from great_expectations.core.run_identifier import RunIdentifier

@@ -178,6 +178,9 @@ def _parse_expectation(path: Path, index: int, raw: Any) -> Expectation:
 
 def _check_gx_accepts(where: str, etype: str, kwargs: dict) -> None:
     """Build the GX expectation now: GX's suite constructor drops invalid ones with only a log line."""
+    from finlake.quality.gx_runner import wait_for_warm_up
+
+    wait_for_warm_up()  # GX must not be imported from two threads at once
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     try:
