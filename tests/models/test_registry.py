@@ -134,6 +134,14 @@ def test_worse_model_and_failed_gate_model_do_not_take_the_alias(registry_settin
     assert {"plots/roc.png", "plots/pr.png", "plots/lift.png", "plots/calibration.png"} <= plots
     assert run.data.metrics["main_lift_at_10"] == pytest.approx(good_score)
 
+    # The model's environment is pinned to this one (given, not inferred by reloading the model).
+    import mlflow.pyfunc
+    from importlib.metadata import version
+
+    requirements = open(mlflow.pyfunc.get_model_dependencies(f"models:/finlake-churn/{better.version}")).read()
+    assert f"pyspark=={version('pyspark')}" in requirements.splitlines()
+    assert f"mlflow=={version('mlflow')}" in requirements.splitlines()
+
     listed = registry.list_models(registry_settings)
     assert listed == [{"model": "finlake-churn", "kind": "churn", "versions": 4, "main_metric": "lift_at_10",
                        "champion_version": "3", "champion_score": pytest.approx(good_score),

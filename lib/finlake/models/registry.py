@@ -40,6 +40,10 @@ KINDS = ("segmentation", "churn", "fraud")
 MAIN_METRIC = {"segmentation": "silhouette", "churn": "lift_at_10", "fraud": "pr_auc"}
 CHAMPION = "champion"
 QUALITY_RESULTS = "quality.results"
+# What loading a logged Spark ML pipeline through mlflow.pyfunc imports. Given explicitly, pinned
+# to this environment's versions: left to infer them, MLflow reloads the model in a subprocess
+# that starts a Spark session of its own, about 15 s per logged model.
+MODEL_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pyarrow", "pyspark", "scipy")
 
 
 class ModelRegistryError(FinlakeError):
@@ -367,7 +371,7 @@ def record_training(settings: Settings, lake, record: TrainingRecord, inputs: li
                     mlflow.log_artifacts(tmp)
             with _checksummed_local_fs(lake.spark):
                 info = mlflow.spark.log_model(record.model, "model", signature=signature, input_example=example,
-                                              registered_model_name=name)
+                                              registered_model_name=name, pip_requirements=model_requirements())
     except Exception as exc:
         if "Connection" in type(exc).__name__ or "connection" in str(exc).lower():
             raise InfrastructureError(f"MLflow tracking at {settings.mlflow_uri} is unreachable: {exc}") from exc
@@ -382,6 +386,13 @@ def record_training(settings: Settings, lake, record: TrainingRecord, inputs: li
     else:
         log.info("%s v%s stays challenger: %s", name, version, decision.reason)
     return TrainingOutcome(name, version, run.info.run_id, decision, inputs)
+
+
+def model_requirements() -> list[str]:
+    """MODEL_REQUIREMENTS pinned to the installed versions (the model's requirements.txt)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
 
 
 # --- listing ------------------------------------------------------------------------------------
