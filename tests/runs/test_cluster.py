@@ -2,7 +2,8 @@
 
 A master and two workers (1 core, 1g each) run on 127.0.0.1 from the pyspark package; the
 pipeline is submitted with ``spark-submit --py-files finlake.zip jobs/run_pipeline.py`` exactly as
-docs/runs.md says. The same job from the same archive runs the same landing files in local mode,
+docs/runs.md says. The same job from the same archive runs the same landing files in local mode
+(both runs at once),
 and every table of the two lakes is compared with delta-rs, ignoring run ids and processing
 timestamps. Every
 process the test starts is killed by a finalizer, and the ports it used are checked free.
@@ -169,8 +170,8 @@ def _content(path: Path) -> list[str]:
     return sorted(repr(row) for row in df.rows())
 
 
-def _submit(dist: Path, home: Path, landing: Path, env: dict, master: str | None, cwd: Path) -> subprocess.CompletedProcess:
-    """jobs/run_pipeline.py from the archive: spark-submit to ``master``, or plain Python in local mode."""
+def _submit(dist: Path, home: Path, landing: Path, env: dict, master: str | None, cwd: Path) -> subprocess.Popen:
+    """Start jobs/run_pipeline.py from the archive: spark-submit to ``master``, or plain Python in local mode."""
     env = {**env, **{f"FINLAKE_{k.upper()}": v for k, v in _lake_settings(home, landing).items()}}
     job = [str(dist / "jobs" / "run_pipeline.py"), "--as-of", AS_OF.isoformat(), "--until", UNTIL]
     if master is None:
@@ -184,22 +185,37 @@ def _submit(dist: Path, home: Path, landing: Path, env: dict, master: str | None
                    "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=4",
                    "--py-files", str(dist / "finlake.zip"), *job]
     # One stream: the Python driver's logging reaches stdout under spark-submit (its PythonRunner
-    # merges the driver's stderr into stdout) but stderr when run with plain Python.
-    done = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=2400)
-    (cwd / f"{home.name}.log").write_text(done.stdout)
-    return done
+    # merges the driver's stderr into stdout) but stderr when run with plain Python. The output
+    # goes to a file, so neither run blocks on a full pipe while the test waits for the other.
+    with open(cwd / f"{home.name}.log", "w") as log:
+        return subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def _finish(proc: subprocess.Popen, log: Path) -> subprocess.CompletedProcess:
+    try:
+        proc.wait(timeout=2400)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, log.read_text())
 
 
 def test_pipeline_on_a_standalone_cluster_matches_local_mode(standalone_cluster, landing, dist, tmp_path):
     local_home, cluster_home = tmp_path / "local", tmp_path / "cluster"
-    local = _submit(dist, local_home, landing, standalone_cluster["env"], None, tmp_path)
+    # Both runs at once: they share nothing but the landing folder, which they only read.
+    started = [_submit(dist, local_home, landing, standalone_cluster["env"], None, tmp_path),
+               _submit(dist, cluster_home, landing, standalone_cluster["env"], standalone_cluster["master"], tmp_path)]
+    try:
+        local = _finish(started[0], tmp_path / "local.log")
+    finally:
+        cluster = _finish(started[1], tmp_path / "cluster.log")
     assert local.returncode == 0, local.stdout[-5000:]
     assert f"stage={UNTIL} status=success" in local.stdout
     assert f"finlake imported from {dist / 'finlake.zip'}" in local.stdout
     assert "Traceback" not in local.stdout, local.stdout[-5000:]  # e.g. Data Docs assets unreadable from the zip
 
-    cluster = _submit(dist, cluster_home, landing, standalone_cluster["env"], standalone_cluster["master"], tmp_path)
     assert cluster.returncode == 0, cluster.stdout[-5000:]
     assert f"using the master chosen by spark-submit: {standalone_cluster['master']}" in cluster.stdout
     assert f"finlake imported from {dist / 'finlake.zip'}" in cluster.stdout
