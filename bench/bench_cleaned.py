@@ -106,6 +106,7 @@ def main() -> None:
         "build_seconds": round(build, 1),
         "ratio_to_floor": round(build / floor, 2),
         "goal_ratio": 4.0,
+        "build_phases_seconds": report.timings,
         "rerun_nothing_new_seconds": round(rerun_seconds, 1),
         "accounting_balanced": report.balanced and rerun.run_seq is None,
         "tables": {k: {"raw": v.raw_rows, "cleaned": v.cleaned_rows, "quarantined": v.quarantined_rows,

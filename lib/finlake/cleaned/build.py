@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
@@ -92,6 +93,9 @@ class CleanReport:
     recovered: bool
     tables: dict[str, TableOutcome] = field(default_factory=dict)
     balance_breaks: int = 0
+    # Seconds by phase: plan, each cleaned table's compute (its gate included), continuity,
+    # accounting, write. Where a run's time went, for the job log and bench_cleaned.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -197,7 +201,18 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
     from finlake.quality import QualityGate
 
     lake = lake.for_job("build_cleaned", run_id)
+    gate = QualityGate(lake, settings, run_id=run_id)  # first: GX warms up while the plan scans raw
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 1)
+        clock = now
+
     seq, plan, recovered, raw_versions = _plan(lake, as_of)
+    lap("plan")
     if not plan:
         log.info("cleaned: no new raw batches%s; nothing to do", f" up to {as_of}" if as_of else "")
         return CleanReport(run_id=run_id, run_seq=None, recovered=False)
@@ -214,7 +229,6 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
                 raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
             raw_until[step.source] = raw
     state = _State(lake, settings, raw_until)
-    gate = QualityGate(lake, settings, run_id=run_id)
     computed: list[_Computed] = []
     persisted: list[DataFrame] = []
     try:
@@ -224,18 +238,24 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
                 continue
             c = _compute(step, batches, state, gate, run_id, persisted)
             computed.append(c)
+            lap(step.target)
         continuity = _continuity(lake, state, computed, gate, persisted)
         gate.raise_if_blocking()
+        lap("continuity")
 
         accounting = _accounting_rows(computed, run_id, seq, raw_versions, as_of)
+        lap("accounting")
         _write(lake, gate, computed, accounting, continuity, run_id, seq,
                [step.target for step in STEPS if step.source in raw_until])
         tables = {c.step.target: _outcome(c, lake) for c in computed}
         breaks = continuity.count() if continuity is not None else 0
+        lap("write")
     finally:
         for df in persisted:
             df.unpersist()
-    report = CleanReport(run_id=run_id, run_seq=seq, recovered=recovered, tables=tables, balance_breaks=breaks)
+    report = CleanReport(run_id=run_id, run_seq=seq, recovered=recovered, tables=tables, balance_breaks=breaks,
+                         timings=timings)
+    log.info("cleaned: %.1fs by phase: %s", sum(timings.values()), ", ".join(f"{k} {v}s" for k, v in timings.items()))
     for t in tables.values():
         log.info("%s: raw %d = cleaned %d + quarantined %d + duplicates %d (late re-sends %d)%s", t.target, t.raw_rows,
                  t.cleaned_rows, t.quarantined_rows, t.duplicates_dropped, t.late_resends,
@@ -309,9 +329,12 @@ def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, p
     for k in step.keys:
         present = present & F.col(k).isNotNull()
     # Inside one batch the last line of a key wins; rows without a complete key are never
-    # duplicates (their missing key is for the quarantine rules to report).
+    # duplicates (their missing key is for the quarantine rules to report). The rows are
+    # hash-partitioned by key once: this window (key and batch) and the ones across batches in
+    # _flag_resends (key) both reuse that partitioning, so the run shuffles the rows once.
     by_line = Window.partitionBy("_batch_id", *step.keys).orderBy(F.col("_line_number").desc())
-    marked = (typed.withColumn(DUPLICATE, present & (F.row_number().over(by_line) > 1))
+    marked = (typed.repartition(*step.keys)
+              .withColumn(DUPLICATE, present & (F.row_number().over(by_line) > 1))
               .persist(StorageLevel.MEMORY_AND_DISK))
     persisted.append(marked)
     good, bad = gate.split(marked.filter(~F.col(DUPLICATE)).drop(DUPLICATE), step.target)
@@ -402,19 +425,24 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
     now = dt.datetime.now(dt.timezone.utc)
     rows = []
     for c in computed:
-        raw = {r["_batch_id"]: r for r in c.marked.groupBy("_batch_id", "_business_date")
-               .agg(F.count(F.lit(1)).alias("raw"), F.sum(F.col(DUPLICATE).cast("int")).alias("dup")).collect()}
-        bad = {r["_batch_id"]: r["n"] for r in c.bad.groupBy("_batch_id").agg(F.count(F.lit(1)).alias("n")).collect()}
-        good = {r["_batch_id"]: r for r in c.accepted.groupBy("_batch_id")
-                .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_late_resend").cast("int")).alias("resend")).collect()}
+        # One Spark job per table: the three counts per batch as the branches of one union.
+        def counts(df: DataFrame, kind: str, flag: str | None) -> DataFrame:
+            return (df.groupBy("_batch_id").agg(F.count(F.lit(1)).alias("n"),
+                                                F.sum(F.col(flag).cast("int") if flag else F.lit(0)).alias("flagged"),
+                                                F.min("_business_date").alias("business_date"))
+                    .withColumn("kind", F.lit(kind)))
+        found: dict[tuple[str, str], dict] = {}
+        for r in (counts(c.marked, "raw", DUPLICATE).unionByName(counts(c.bad, "bad", None))
+                  .unionByName(counts(c.accepted, "good", "_late_resend")).collect()):
+            found[(r["kind"], r["_batch_id"])] = r
         for batch in c.batches:
-            r = raw.get(batch)
-            raw_rows = r["raw"] if r else 0
-            dup = (r["dup"] or 0) if r else 0
-            g = good.get(batch)
-            cleaned, resends = (g["n"], g["resend"] or 0) if g else (0, 0)
-            quarantined = bad.get(batch, 0)
-            business_date = r["_business_date"] if r else None
+            r = found.get(("raw", batch))
+            raw_rows = r["n"] if r else 0
+            dup = (r["flagged"] or 0) if r else 0
+            g = found.get(("good", batch))
+            cleaned, resends = (g["n"], g["flagged"] or 0) if g else (0, 0)
+            quarantined = found[("bad", batch)]["n"] if ("bad", batch) in found else 0
+            business_date = r["business_date"] if r else None
             row = (run_id, seq, now, c.step.source, raw_versions.get(c.step.source), as_of, batch, business_date,
                    c.step.target, raw_rows, cleaned, quarantined, dup, resends, raw_rows == cleaned + quarantined + dup)
             rows.append(row)

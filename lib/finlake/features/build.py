@@ -190,6 +190,7 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
 
     started = time.monotonic()
     lake = lake.for_job("build_features", run_id)
+    gate = QualityGate(lake, settings, run_id=run_id)  # first: GX warms up while the features compute
     spark = lake.spark
     rules = tags.load_tag_rules(spark, lake.spec(CUSTOMER_MONTHLY).schema, tags_file)
     plan = plan_build(lake, as_of)
@@ -223,7 +224,6 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
               .where(F.col("txn_month").isin(*plan.fraud_months)))
         frames[TRANSACTION_FRAUD] = (prepared(TRANSACTION_FRAUD, tf), "txn_month", plan.fraud_months)
 
-    gate = QualityGate(lake, settings, run_id=run_id)
     try:
         for table, (df, _, _) in frames.items():
             check_declared_not_null(gate, lake, table, df)
