@@ -426,15 +426,9 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
     rows = []
     for c in computed:
         # One Spark job per table: the three counts per batch as the branches of one union.
-        def counts(df: DataFrame, kind: str, flag: str | None) -> DataFrame:
-            return (df.groupBy("_batch_id").agg(F.count(F.lit(1)).alias("n"),
-                                                F.sum(F.col(flag).cast("int") if flag else F.lit(0)).alias("flagged"),
-                                                F.min("_business_date").alias("business_date"))
-                    .withColumn("kind", F.lit(kind)))
-        found: dict[tuple[str, str], dict] = {}
-        for r in (counts(c.marked, "raw", DUPLICATE).unionByName(counts(c.bad, "bad", None))
-                  .unionByName(counts(c.accepted, "good", "_late_resend")).collect()):
-            found[(r["kind"], r["_batch_id"])] = r
+        found = {(r["kind"], r["_batch_id"]): r for r in
+                 _batch_counts(c.marked, "raw", DUPLICATE).unionByName(_batch_counts(c.bad, "bad", None))
+                 .unionByName(_batch_counts(c.accepted, "good", "_late_resend")).collect()}
         for batch in c.batches:
             r = found.get(("raw", batch))
             raw_rows = r["n"] if r else 0
@@ -449,6 +443,14 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
             c.counts.append({"batch": batch, "raw": raw_rows, "cleaned": cleaned, "quarantined": quarantined,
                              "dup": dup, "resends": resends})
     return rows
+
+
+def _batch_counts(df: DataFrame, kind: str, flag: str | None) -> DataFrame:
+    """Per ``_batch_id``: rows, rows with ``flag`` set, business date; tagged ``kind``."""
+    return (df.groupBy("_batch_id").agg(F.count(F.lit(1)).alias("n"),
+                                        F.sum(F.col(flag).cast("int") if flag else F.lit(0)).alias("flagged"),
+                                        F.min("_business_date").alias("business_date"))
+            .withColumn("kind", F.lit(kind)))
 
 
 # --- writing -----------------------------------------------------------------------------------
