@@ -200,3 +200,42 @@ def test_a_source_whose_batches_were_all_empty_still_gets_its_cleaned_table(clea
     table = DeltaTable(lake.path("cleaned.fraud_reports")).to_pyarrow_table()
     assert table.num_rows == 0
     assert table.schema.names == [c.name for c in lake.spec("cleaned.fraud_reports").columns]
+
+
+def _spark_jobs(spark, group, action):
+    """The value of ``action()`` and the number of Spark jobs it ran."""
+    sc = spark.sparkContext
+    sc.setJobGroup(group, group)
+    try:
+        value = action()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    return value, len(sc.statusTracker().getJobIdsForGroup(group))
+
+
+def test_the_plan_reads_new_batches_from_the_delta_log_and_scans_only_when_a_file_mixes_batches(clean_lake, spark):
+    """Daily ingests write one batch per file: the plan lists batches from the file statistics
+    with no Spark job. A file holding two batches (a bulk load) sends it back to a scan, with the
+    same answer; ``as_of`` cuts on the business date either way."""
+    from finlake.cleaned.build import _batches
+
+    lake, settings, raw = clean_lake
+    rate = {"currency": "USD", "cny_per_unit": "7.100000"}
+    for day in ("2024-03-01", "2024-03-02", "2024-03-03"):
+        raw.batch("raw.fx_rates", day, [{**rate, "rate_date": day}])
+    version = lake.version("raw.fx_rates")
+    found, jobs = _spark_jobs(spark, "plan-log", lambda: _batches(lake, "raw.fx_rates", version, None))
+    assert (found, jobs) == ({"2024-03-01", "2024-03-02", "2024-03-03"}, 0)
+    found, jobs = _spark_jobs(spark, "plan-log-as-of",
+                              lambda: _batches(lake, "raw.fx_rates", version, dt.date(2024, 3, 2)))
+    assert (found, jobs) == ({"2024-03-01", "2024-03-02"}, 0)
+
+    # Two batches in one data file: the log cannot tell them apart.
+    two = lake.read("raw.fx_rates").filter(F.col("_batch_id") == "2024-03-03").withColumn("_batch_id", F.lit("2024-03-04"))
+    lake.append("raw.fx_rates", lake.read("raw.fx_rates").filter(F.col("_batch_id") == "2024-03-03")
+                .unionByName(two).coalesce(1))
+    version = lake.version("raw.fx_rates")
+    found, jobs = _spark_jobs(spark, "plan-scan", lambda: _batches(lake, "raw.fx_rates", version, None))
+    assert found == {"2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"} and jobs > 0
+    found, _ = _spark_jobs(spark, "plan-scan-as-of", lambda: _batches(lake, "raw.fx_rates", version, dt.date(2024, 3, 2)))
+    assert found == {"2024-03-01", "2024-03-02"}

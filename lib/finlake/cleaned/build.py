@@ -37,7 +37,7 @@ from pyspark.sql import functions as F
 
 from finlake.cleaned import sources
 from finlake.cleaned.balances import check_balance_continuity
-from finlake.cleaned.dedup import DUPLICATE, mark_duplicates
+from finlake.cleaned.dedup import DUPLICATE
 from finlake.cleaned.scd2 import attributes_hash, build_scd2_changes
 from finlake.cleaned.sources import CHECK_PREFIX, Lookups
 from finlake.lake.api import Lake, WriteTxn
@@ -184,9 +184,8 @@ STEPS: tuple[Step, ...] = (
 class _Computed:
     step: Step
     batches: list[str]
-    marked: DataFrame
-    bad: DataFrame
-    accepted: DataFrame  # good rows with _superseded / _late_resend flags, persisted
+    marked: DataFrame  # every raw row of the batches, typed and flagged (see _compute), persisted
+    bad: DataFrame  # the quarantined rows
     write: DataFrame  # what the merge writes (cleaned columns only)
     counts: list[dict] = field(default_factory=list)
 
@@ -303,10 +302,7 @@ def _plan(lake: Lake, as_of: dt.date | None) -> tuple[int, dict[str, list[str]],
             if (before is not None and before["source_version"] == version
                     and (before["as_of"] is None or (as_of is not None and as_of <= before["as_of"]))):
                 continue
-            raw = lake.read(step.source, version=version)
-            if as_of is not None:
-                raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
-            batches = {r[0] for r in raw.select("_batch_id").distinct().collect()}
+            batches = _batches(lake, step.source, version, as_of)
             if processed is not None:
                 done = {r[0] for r in processed.filter((F.col("source_table") == step.source)
                                                        & (F.col("target_table") == step.target))
@@ -320,40 +316,82 @@ def _plan(lake: Lake, as_of: dt.date | None) -> tuple[int, dict[str, list[str]],
             processed.unpersist()
 
 
+def _batches(lake: Lake, source: str, version: int, as_of: dt.date | None) -> set[str]:
+    """The batch ids in ``source`` at ``version`` (business date up to ``as_of`` when given).
+
+    From the Delta log when every file holds one batch and lies wholly on one side of
+    ``as_of`` (daily ingests write such files; the big raw tables are partitioned by business
+    date): a rerun costs no scan of the raw history. Otherwise from the data.
+    """
+    files = lake.file_ranges(source, ("_batch_id", "_business_date"), version=version)
+    batches = set()
+    for f in files:
+        lo, hi, nulls = f["_batch_id"]
+        first, last, _ = f["_business_date"]
+        if lo is None or lo != hi or nulls:
+            break
+        if as_of is not None:
+            if first is None:
+                break
+            if first > as_of:
+                continue
+            if last > as_of:
+                break
+        batches.add(lo)
+    else:
+        return batches
+    raw = lake.read(source, version=version)
+    if as_of is not None:
+        raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
+    return {r[0] for r in raw.select("_batch_id").distinct().collect()}
+
+
 # --- computing ---------------------------------------------------------------------------------
+# Row flags of the one persisted frame per table: _duplicate (an earlier line of the same key in
+# the same batch), _rules_broken (quarantine rules), _accepted (neither), _superseded (a later
+# batch of this run delivers the key again), _late_resend (the row replaces an earlier one).
+ACCEPTED = "_accepted"
+FLAGS = (DUPLICATE, "_rules_broken", ACCEPTED, "_superseded", "_late_resend")
+
+
 def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, persisted: list) -> _Computed:
+    """Type and flag the new batches' rows of one table, gate them, and plan its write.
+
+    One frame holds every raw row with its flags and is the only one persisted: the gate, the
+    quarantine, the accounting and the write are filters of it. The rows are hash-partitioned
+    by key once; the duplicate window (key and batch) and the re-send windows (key) reuse that
+    partitioning, so each table is shuffled once before its write.
+    """
     lake = state.lake
     raw = state.raw_until[step.source].filter(F.col("_batch_id").isin(batches))
-    typed = step.clean(raw, state)
+    typed = gate.flag(step.clean(raw, state), step.target)
     present = F.lit(True)
     for k in step.keys:
         present = present & F.col(k).isNotNull()
     # Inside one batch the last line of a key wins; rows without a complete key are never
-    # duplicates (their missing key is for the quarantine rules to report). The rows are
-    # hash-partitioned by key once: this window (key and batch) and the ones across batches in
-    # _flag_resends (key) both reuse that partitioning, so the run shuffles the rows once.
+    # duplicates (their missing key is for the quarantine rules to report).
     by_line = Window.partitionBy("_batch_id", *step.keys).orderBy(F.col("_line_number").desc())
     marked = (typed.repartition(*step.keys)
               .withColumn(DUPLICATE, present & (F.row_number().over(by_line) > 1))
-              .persist(StorageLevel.MEMORY_AND_DISK))
-    persisted.append(marked)
-    good, bad = gate.split(marked.filter(~F.col(DUPLICATE)).drop(DUPLICATE), step.target)
-    bad = _quarantine_shape(bad, step, lake, run_id)
-
-    if step.history:
-        accepted = (good.withColumn("valid_from", F.col("_business_date"))
-                    .withColumn("attributes_hash", attributes_hash(SCD2_ATTRIBUTES))
-                    .withColumn("_superseded", F.lit(False)).withColumn("_late_resend", F.lit(False)))
+              .withColumn(ACCEPTED, ~F.col(DUPLICATE) & (F.size("_rules_broken") == 0)))
+    if step.history:  # SCD2 keeps every accepted version: nothing is superseded or re-sent
+        marked = marked.withColumn("_superseded", F.lit(False)).withColumn("_late_resend", F.lit(False))
     else:
-        accepted = _flag_resends(good, step, lake)
-    accepted = accepted.persist(StorageLevel.MEMORY_AND_DISK)
-    persisted.append(accepted)
-    checked = accepted.filter(~F.col("_superseded")).persist(StorageLevel.MEMORY_AND_DISK)
-    persisted.append(checked)
-    gate.check(checked, step.target)
+        marked = _flag_resends(marked, step, lake)
+    marked = marked.persist(StorageLevel.MEMORY_AND_DISK)
+    persisted.append(marked)
+
+    bad = (marked.filter(~F.col(DUPLICATE) & ~F.col(ACCEPTED))
+           .drop(*[f for f in FLAGS if f != "_rules_broken"]).withColumn("_run_id", F.lit(run_id)))
+    bad = _quarantine_shape(bad, step, lake, run_id)
+    latest = marked.filter(F.col(ACCEPTED) & ~F.col("_superseded")).drop(*FLAGS)
+    if step.history:
+        latest = (latest.withColumn("valid_from", F.col("_business_date"))
+                  .withColumn("attributes_hash", attributes_hash(SCD2_ATTRIBUTES)))
+    gate.check(latest, step.target)
 
     columns = [c.name for c in lake.spec(step.target).columns]
-    latest = (accepted.filter(~F.col("_superseded")).withColumn("_clean_run_id", F.lit(run_id)))
+    latest = latest.withColumn("_clean_run_id", F.lit(run_id))
     if step.history:
         incoming = latest.select(*[c for c in columns if c not in ("valid_to", "is_current")])
         existing = (lake.read(step.target) if lake.exists(step.target)
@@ -365,7 +403,7 @@ def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, p
     if partition_by:  # one file per partition value instead of one per task and value
         write = write.repartition(*partition_by)
     state.accepted[step.target] = write
-    return _Computed(step, batches, marked, bad, accepted, write)
+    return _Computed(step, batches, marked, bad, write)
 
 
 def _quarantine_shape(bad: DataFrame, step: Step, lake: Lake, run_id: str) -> DataFrame:
@@ -380,21 +418,30 @@ def _quarantine_shape(bad: DataFrame, step: Step, lake: Lake, run_id: str) -> Da
     return bad
 
 
-def _flag_resends(good: DataFrame, step: Step, lake: Lake) -> DataFrame:
-    """Flag ``_superseded`` (a later batch of this run delivers the key again) and ``_late_resend``
-    (the row replaces one of an earlier batch: of this run, or already in the table)."""
-    by_key = Window.partitionBy(*step.keys).orderBy(F.col("_batch_id").desc(), F.col("_line_number").desc())
-    ranked = (good.withColumn("_newest", F.row_number().over(by_key))
-              .withColumn("_oldest", F.row_number().over(
-                  Window.partitionBy(*step.keys).orderBy(F.col("_batch_id"), F.col("_line_number")))))
+def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
+    """Flag, among the accepted rows, ``_superseded`` (a later batch of this run delivers the key
+    again) and ``_late_resend`` (the row replaces one of an earlier batch: of this run, or
+    already in the table). Both are false for rows that are not accepted.
+
+    One window: accepted rows sort first within their key, newest first, so a row's rank among
+    all rows of the key is its rank among the accepted ones; it is not the oldest accepted row
+    when that rank is below the key's count of accepted rows.
+    """
+    accepted = F.col(ACCEPTED)
+    by_key = Window.partitionBy(*step.keys)
+    newest = F.row_number().over(by_key.orderBy(accepted.desc(), F.col("_batch_id").desc(),
+                                                 F.col("_line_number").desc()))
+    ranked = (marked.withColumn("_newest", newest)
+              .withColumn("_accepted_rows", F.sum(accepted.cast("int")).over(by_key)))
     if lake.exists(step.target):
         existing = lake.read(step.target).select(*step.keys, F.lit(True).alias("_in_table"))
         ranked = ranked.join(existing, list(step.keys), "left")
     else:
         ranked = ranked.withColumn("_in_table", F.lit(None).cast("boolean"))
-    return (ranked.withColumn("_superseded", F.col("_newest") > 1)
-            .withColumn("_late_resend", (F.col("_oldest") > 1) | F.coalesce(F.col("_in_table"), F.lit(False)))
-            .drop("_newest", "_oldest", "_in_table"))
+    return (ranked.withColumn("_superseded", accepted & (F.col("_newest") > 1))
+            .withColumn("_late_resend", accepted & ((F.col("_newest") < F.col("_accepted_rows"))
+                                                    | F.coalesce(F.col("_in_table"), F.lit(False))))
+            .drop("_newest", "_accepted_rows", "_in_table"))
 
 
 def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, persisted: list) -> DataFrame | None:
@@ -425,17 +472,19 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
     now = dt.datetime.now(dt.timezone.utc)
     rows = []
     for c in computed:
-        # One Spark job per table: the three counts per batch as the branches of one union.
-        found = {(r["kind"], r["_batch_id"]): r for r in
-                 _batch_counts(c.marked, "raw", DUPLICATE).unionByName(_batch_counts(c.bad, "bad", None))
-                 .unionByName(_batch_counts(c.accepted, "good", "_late_resend")).collect()}
+        # One Spark job per table, over its one persisted frame.
+        found = {r["_batch_id"]: r for r in c.marked.groupBy("_batch_id").agg(
+            F.count(F.lit(1)).alias("raw"),
+            F.sum(F.col(DUPLICATE).cast("int")).alias("dup"),
+            F.sum(F.col(ACCEPTED).cast("int")).alias("cleaned"),
+            F.sum((~F.col(DUPLICATE) & (F.size("_rules_broken") > 0)).cast("int")).alias("quarantined"),
+            F.sum((F.col(ACCEPTED) & F.col("_late_resend")).cast("int")).alias("resends"),
+            F.min("_business_date").alias("business_date")).collect()}
         for batch in c.batches:
-            r = found.get(("raw", batch))
-            raw_rows = r["n"] if r else 0
-            dup = (r["flagged"] or 0) if r else 0
-            g = found.get(("good", batch))
-            cleaned, resends = (g["n"], g["flagged"] or 0) if g else (0, 0)
-            quarantined = found[("bad", batch)]["n"] if ("bad", batch) in found else 0
+            r = found.get(batch)
+            # Counted separately, not by difference: "balanced" checks that every row got one fate.
+            raw_rows, dup, cleaned, quarantined, resends = (
+                (r["raw"], r["dup"], r["cleaned"], r["quarantined"], r["resends"]) if r else (0, 0, 0, 0, 0))
             business_date = r["business_date"] if r else None
             row = (run_id, seq, now, c.step.source, raw_versions.get(c.step.source), as_of, batch, business_date,
                    c.step.target, raw_rows, cleaned, quarantined, dup, resends, raw_rows == cleaned + quarantined + dup)
@@ -443,14 +492,6 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
             c.counts.append({"batch": batch, "raw": raw_rows, "cleaned": cleaned, "quarantined": quarantined,
                              "dup": dup, "resends": resends})
     return rows
-
-
-def _batch_counts(df: DataFrame, kind: str, flag: str | None) -> DataFrame:
-    """Per ``_batch_id``: rows, rows with ``flag`` set, business date; tagged ``kind``."""
-    return (df.groupBy("_batch_id").agg(F.count(F.lit(1)).alias("n"),
-                                        F.sum(F.col(flag).cast("int") if flag else F.lit(0)).alias("flagged"),
-                                        F.min("_business_date").alias("business_date"))
-            .withColumn("kind", F.lit(kind)))
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -214,6 +214,34 @@ class Lake:
             raise ValueError("read takes a version or a timestamp, not both")
         return self.engine.read(self._existing(name), version, timestamp)
 
+    def file_ranges(self, name: str, columns: tuple[str, ...], version: int | None = None) -> list[dict[str, tuple]]:
+        """Per live data file: ``{column: (min, max, null_count)}`` from the Delta log, no data read.
+
+        A partition column gives its directory value; other columns the file statistics both
+        engines write. An entry is ``(None, None, None)`` where the log has no exact figure (no
+        statistics, a string longer than the stats prefix): callers then read the data instead.
+        """
+        import pyarrow as pa
+        from deltalake import DeltaTable
+
+        path = self._existing(name)
+        adds = pa.table(DeltaTable(path, version=version).get_add_actions(flatten=True)).to_pydict()
+        files = len(adds.get("path", []))
+        out: list[dict[str, tuple]] = [{} for _ in range(files)]
+        for col in columns:
+            if f"partition.{col}" in adds:
+                values = adds[f"partition.{col}"]
+                rows = adds.get("num_records") or [None] * files
+                for entry, v, n in zip(out, values, rows):
+                    entry[col] = (v, v, (n if v is None else 0))
+                continue
+            lows = adds.get(f"min.{col}") or [None] * files
+            highs = adds.get(f"max.{col}") or [None] * files
+            nulls = adds.get(f"null_count.{col}") or [None] * files
+            for entry, lo, hi, n in zip(out, lows, highs, nulls):
+                entry[col] = (lo, hi, n) if lo is not None and hi is not None and n is not None else (None, None, None)
+        return out
+
     # --- writes ----------------------------------------------------------------------
     def append(self, name: str, df: DataFrame, txn: WriteTxn | None = None, merge_schema: bool = False) -> CommitResult:
         return self._write(name, df, "append", txn, merge_schema)

@@ -120,14 +120,17 @@ class QualityGate:
         ``good`` has ``df``'s columns; ``bad`` adds ``_rules_broken`` (names of the rules each
         row broke) and ``_run_id``. Both are lazy filters of ``df``: persist ``df`` first.
         """
-        rules = self.suite(table).quarantine_rules
-        if not rules:
-            return df, df.limit(0).withColumn("_rules_broken", F.array().cast("array<string>")).withColumn(
-                "_run_id", F.lit(self.run_id))
-        flagged = df.withColumn("_rules_broken", rules_broken(rules))
+        if not self.suite(table).quarantine_rules:
+            return df, self.flag(df.limit(0), table).withColumn("_run_id", F.lit(self.run_id))
+        flagged = self.flag(df, table)
         good = flagged.filter(F.size("_rules_broken") == 0).drop("_rules_broken")
         bad = flagged.filter(F.size("_rules_broken") > 0).withColumn("_run_id", F.lit(self.run_id))
         return good, bad
+
+    def flag(self, df: DataFrame, table: str) -> DataFrame:
+        """``df`` with ``_rules_broken``: the names of the suite's quarantine rules each row breaks
+        (empty when it breaks none). For a job that keeps good and bad rows in one frame."""
+        return df.withColumn("_rules_broken", rules_broken(self.suite(table).quarantine_rules))
 
     def quarantine(self, bad: DataFrame, table: str, txn: WriteTxn | None = None) -> CommitResult | None:
         """Append the rows ``split`` set aside to ``quarantine.<table>``; None if there are none.
