@@ -9,7 +9,8 @@ Generates the landing files once per scale (seed 7, default defect rate) under
 ``/tmp/finlake_bench/home_cleaned_s<scale>`` (both reused: ingest lands only what is missing). Each run then drops the
 cleaned, quarantine and quality tables and, in one process:
 
-- **floor**: a plain Spark scan of every raw table the build reads (all columns, ``noop`` sink);
+- **floor**: a plain Spark scan of every raw table the build reads (all columns, ``noop`` sink),
+  the fastest of three;
 - **build**: ``build_cleaned`` over all batches (clean, dedup, tokens, gates, writes);
 - **hmac**: the token ``pandas_udf`` vs Spark's built-in unkeyed ``sha2`` on the same column of
   one million phone-shaped strings (the measured reason for the one Python UDF).
@@ -76,10 +77,13 @@ def main() -> None:
 
     sources = sorted({s.source for s in STEPS if lake.exists(s.source)})
     raw_rows = sum(lake.read(t).count() for t in sources)  # also warms the file-system cache
-    started = time.perf_counter()
-    for table in sources:
-        lake.read(table).write.format("noop").mode("overwrite").save()
-    floor = time.perf_counter() - started
+    floors = []  # the fastest of three scans: one scan alone swung from 7 s to 11 s at scale 0.1
+    for _ in range(3):
+        started = time.perf_counter()
+        for table in sources:
+            lake.read(table).write.format("noop").mode("overwrite").save()
+        floors.append(time.perf_counter() - started)
+    floor = min(floors)
 
     started = time.perf_counter()
     report = build_cleaned(lake, settings, "bench-clean")
@@ -103,6 +107,7 @@ def main() -> None:
         "raw_tables": len(sources),
         "raw_rows": raw_rows,
         "floor_scan_seconds": round(floor, 1),
+        "floor_scans_seconds": [round(f, 1) for f in floors],
         "build_seconds": round(build, 1),
         "ratio_to_floor": round(build / floor, 2),
         "goal_ratio": 4.0,

@@ -239,3 +239,20 @@ def test_the_plan_reads_new_batches_from_the_delta_log_and_scans_only_when_a_fil
     assert found == {"2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"} and jobs > 0
     found, _ = _spark_jobs(spark, "plan-scan-as-of", lambda: _batches(lake, "raw.fx_rates", version, dt.date(2024, 3, 2)))
     assert found == {"2024-03-01", "2024-03-02"}
+
+
+def test_the_plan_reads_the_batches_of_a_table_partitioned_by_business_date_from_its_partition_values(clean_lake, spark):
+    """raw.transactions is partitioned by _business_date: the dates come from the partition
+    directories in the log, typed as dates, and ``as_of`` cuts on them with no Spark job."""
+    from finlake.cleaned.build import _batches
+
+    lake, settings, raw = clean_lake
+    for day in ("2024-03-01", "2024-03-02", "2024-03-03"):
+        raw.batch("raw.transactions", day, [txn(f"T0000000000000{day[-1]}", "A0000000001", "10.00", ts=f"{day} 10:00:00")])
+    version = lake.version("raw.transactions")
+    ranges = lake.file_ranges("raw.transactions", ("_business_date",), version=version)
+    assert sorted(r["_business_date"] for r in ranges) == [
+        (dt.date(2024, 3, d), dt.date(2024, 3, d), 0) for d in (1, 2, 3)]
+    found, jobs = _spark_jobs(spark, "plan-partitioned", lambda: _batches(lake, "raw.transactions", version,
+                                                                          dt.date(2024, 3, 2)))
+    assert (found, jobs) == ({"2024-03-01", "2024-03-02"}, 0)

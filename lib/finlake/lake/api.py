@@ -219,13 +219,18 @@ class Lake:
 
         A partition column gives its directory value; other columns the file statistics both
         engines write. An entry is ``(None, None, None)`` where the log has no exact figure (no
-        statistics, a string longer than the stats prefix): callers then read the data instead.
+        statistics, a string longer than the stats prefix, and every file of a table with
+        deletion vectors, whose statistics still count deleted rows): callers then read the
+        data instead.
         """
         import pyarrow as pa
         from deltalake import DeltaTable
 
         path = self._existing(name)
-        adds = pa.table(DeltaTable(path, version=version).get_add_actions(flatten=True)).to_pydict()
+        table = DeltaTable(path, version=version)
+        adds = pa.table(table.get_add_actions(flatten=True)).to_pydict()
+        if "deletionVectors" in (table.protocol().reader_features or []):
+            return [{col: (None, None, None) for col in columns} for _ in adds.get("path", [])]
         files = len(adds.get("path", []))
         out: list[dict[str, tuple]] = [{} for _ in range(files)]
         for col in columns:
