@@ -77,9 +77,14 @@ def transaction_features(transactions: DataFrame, start_date: date, end_date: da
     spend = F.when(is_spend, F.col("amount_cny").cast("double")).otherwise(0.0)
     other_bank = F.col("counterparty_bank").isNotNull()
     amount = F.col("amount_cny").cast("double")
+    # One shuffle of the slim postings by customer serves both aggregations below (by customer
+    # and day, then by customer and cut-off): without it each shuffles its own, wider rows.
+    # At scale 1 this took the function from 33 s to 21 s (same rows; sums of doubles differ
+    # in the last bits with the order of addition).
     daily = (events_for(transactions, "business_date", start_date, end_date)
              .select("customer_id", "business_date", "direction", "channel", "is_international", "counterparty_bank",
                      family.alias("family"), is_spend.alias("is_spend"), spend.alias("spend"), amount.alias("amount"))
+             .repartition("customer_id")
              .groupBy("customer_id", "business_date")
              .agg(F.count(F.lit(1)).alias("n"),
                   F.sum(F.col("is_spend").cast("int")).alias("spend_n"),
@@ -188,6 +193,8 @@ def app_features(app_events: DataFrame, start_date: date, end_date: date) -> Dat
              "apply_submit": "apply_submit"}
     daily = (events_for(app_events, "business_date", start_date, end_date)
              .where(F.col("event_type").isin(*kinds))
+             .select("customer_id", "business_date", "event_type")
+             .repartition("customer_id")  # as in transaction_features: one shuffle for both aggregations
              .groupBy("customer_id", "business_date")
              .agg(*[F.sum((F.col("event_type") == k).cast("int")).alias(k) for k in kinds]))
     rows = explode_to_cutoffs(daily, "business_date", start_date, end_date)
