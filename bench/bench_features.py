@@ -2,7 +2,7 @@
 
 Usage (a lake whose cleaned layer is built, e.g. by ``finlake generate/ingest/clean``):
 
-    .venv/bin/python bench/bench_features.py --home /tmp/bench-0.1 [--scale-label 0.1] [--runs 1]
+    .venv/bin/python bench/bench_features.py --home /tmp/bench-0.1 [--scale-label 0.1]
 
 In one run, on the same cleaned Delta tables (their current Parquet files, via delta-rs
 ``file_uris``), it measures:
