@@ -319,37 +319,40 @@ def _plan(lake: Lake, as_of: dt.date | None) -> tuple[int, dict[str, list[str]],
 
 
 def _batches(lake: Lake, source: str, version: int, as_of: dt.date | None) -> set[str]:
-    """The batch ids in ``source`` at ``version`` (business date up to ``as_of`` when given).
+    """The batch ids in ``source`` at ``version`` (business date up to ``as_of`` when given):
+    from the Delta log when it can tell (``_logged_batches``), else from a scan."""
+    logged = _logged_batches(lake, source, version, as_of)
+    if logged is not None:
+        return logged
+    raw = lake.read(source, version=version)
+    if as_of is not None:
+        raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
+    return {r[0] for r in raw.select("_batch_id").distinct().collect()}
 
-    From the Delta log when every file holds one batch and lies wholly on one side of
-    ``as_of`` (daily ingests write such files; the big raw tables are partitioned by business
-    date): a rerun costs no scan of the raw history. Otherwise from the data.
+
+def _logged_batches(lake: Lake, source: str, version: int, as_of: dt.date | None) -> set[str] | None:
+    """The batch ids from the file statistics, or None when a file does not hold exactly one
+    batch lying wholly on one side of ``as_of``. Daily ingests write such files, and the big
+    raw tables are partitioned by business date: a rerun then costs no scan of the raw history.
     """
     try:
         files = lake.file_ranges(source, ("_batch_id", "_business_date"), version=version)
     except Exception:  # the log is an optimisation: whatever stops reading it, the data answers
         log.warning("%s: could not read batch ids from the Delta log; scanning the table", source, exc_info=True)
-        files = [{"_batch_id": (None, None, None), "_business_date": (None, None, None)}]
+        return None
     batches = set()
     for f in files:
         lo, hi, nulls = f["_batch_id"]
         first, last, _ = f["_business_date"]
         if lo is None or lo != hi or nulls:
-            break
+            return None
         if as_of is not None:
-            if first is None:
-                break
+            if first is None or first <= as_of < last:
+                return None
             if first > as_of:
                 continue
-            if last > as_of:
-                break
         batches.add(lo)
-    else:
-        return batches
-    raw = lake.read(source, version=version)
-    if as_of is not None:
-        raw = raw.filter(F.col("_business_date") <= F.lit(as_of))
-    return {r[0] for r in raw.select("_batch_id").distinct().collect()}
+    return batches
 
 
 # --- computing ---------------------------------------------------------------------------------
@@ -515,7 +518,9 @@ def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[tuple],
     lake.append(ACCOUNTING, lake.spark.createDataFrame(accounting, lake.spec(ACCOUNTING).schema), txn=txn)
     for c in computed:
         # Quarantine before the target: the target's WriteTxn marks the table done for this seq.
-        gate.quarantine(c.bad, c.step.target, txn=txn)
+        # The accounting has counted the quarantined rows: no Spark job to find there are none.
+        if any(x["quarantined"] for x in c.counts):
+            gate.quarantine(c.bad, c.step.target, txn=txn)
         lake.create(c.step.target)
         result = lake.merge(c.step.target, c.write, txn=txn)
         log.info("%s: %s", c.step.target, result.message or f"version {result.version}, {result.rows_written} rows written")
