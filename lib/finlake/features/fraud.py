@@ -39,10 +39,9 @@ def _epoch(ts: Column) -> Column:
     return F.unix_timestamp(ts)
 
 
-def _before(partition: list[str], seconds: int | None):
-    """Range frame [epoch - seconds, epoch - 1] (None: everything earlier) over ``partition``."""
-    w = Window.partitionBy(*partition).orderBy("epoch")
-    return w.rangeBetween(Window.unboundedPreceding if seconds is None else -seconds, -1)
+def _before(partition: list[str], seconds: int):
+    """Range frame [epoch - seconds, epoch - 1] over ``partition``."""
+    return Window.partitionBy(*partition).orderBy("epoch").rangeBetween(-seconds, -1)
 
 
 def velocity(postings: DataFrame) -> DataFrame:
@@ -76,14 +75,18 @@ def novelty(postings: DataFrame) -> DataFrame:
 
 
 def amount_reference(postings: DataFrame, months: list[date]) -> DataFrame:
-    """Per (customer, month M): the customer's card debits in [M - 90 days, M) summarised.
+    """Per customer: a map from month M to the customer's card debits in [M - 90 days, M) summarised.
 
-    Columns: customer_id, txn_month, ref_txn_count_90d, ref_median_ln (median of ln amount),
-    ref_mad_ln (median absolute deviation of ln amount). Each debit feeds the (at most four)
-    months whose reference window holds it; medians are ``percentile_approx`` (accuracy 10000).
-    The approximation: a transaction is compared with the 90 days before the first day of its
-    month, not before its own day, so the reference lags by up to a month; it never includes
-    the transaction itself or anything after it.
+    One row per customer_id with ``reference``: txn_month -> struct(count, median_ln, mad_ln),
+    the median of ln amount and the median absolute deviation from it. Each debit feeds the (at
+    most four) months whose reference window holds it. The medians are exact, the lower middle
+    value of an even count (what ``percentile_approx`` returns). The approximation: a
+    transaction is compared with the 90 days before the first day of its month, not before its
+    own day, so the reference lags by up to a month; it never includes the transaction itself or
+    anything after it.
+
+    Keyed by customer alone, so when ``postings`` is partitioned by customer the aggregations
+    and the join back to the transactions need no shuffle of their own.
     """
     debits = postings.where(F.col("is_card") & (F.col("direction") == "debit") & (F.col("amount") > 0))
     first_month = F.add_months(F.trunc("business_date", "MM"), 1)
@@ -91,35 +94,35 @@ def amount_reference(postings: DataFrame, months: list[date]) -> DataFrame:
             .withColumn("txn_month", F.explode(F.array(*[F.add_months(first_month, k) for k in range(4)])))
             .where(F.col("txn_month").isin(*months)
                    & (F.col("business_date") >= F.date_sub("txn_month", REFERENCE_DAYS))))
-    medians = rows.groupBy("customer_id", "txn_month").agg(
-        F.count(F.lit(1)).cast("int").alias("ref_txn_count_90d"),
-        F.percentile_approx("ln_amount", 0.5, 10000).alias("ref_median_ln"))
-    mad = (rows.join(medians, ["customer_id", "txn_month"])
-           .groupBy("customer_id", "txn_month")
-           .agg(F.percentile_approx(F.abs(F.col("ln_amount") - F.col("ref_median_ln")), 0.5, 10000).alias("ref_mad_ln")))
-    return medians.join(mad, ["customer_id", "txn_month"])
+    monthly = (rows.groupBy("customer_id", "txn_month")
+               .agg(F.array_sort(F.collect_list("ln_amount")).alias("ln"))
+               .withColumn("middle", F.ceil(F.size("ln") / 2).cast("int"))
+               .withColumn("median_ln", F.element_at("ln", F.col("middle")))
+               .withColumn("mad_ln", F.element_at(
+                   F.array_sort(F.transform("ln", lambda x: F.abs(x - F.col("median_ln")))), F.col("middle"))))
+    summary = F.struct(F.size("ln").alias("count"), "median_ln", "mad_ln")
+    return monthly.groupBy("customer_id").agg(
+        F.map_from_entries(F.collect_list(F.struct("txn_month", summary))).alias("reference"))
 
 
-def password_resets(postings: DataFrame, app_events: DataFrame) -> DataFrame:
-    """Hours since the customer's latest password_reset app event strictly before ts (cap 720)."""
-    resets = (app_events.where(F.col("event_type") == "password_reset")
-              .select("customer_id", _epoch(F.col("ts")).alias("epoch"), F.lit(None).cast("string").alias("txn_id"),
-                      _epoch(F.col("ts")).alias("reset_epoch")))
-    keyed = postings.select("customer_id", "epoch", "txn_id", F.lit(None).cast("long").alias("reset_epoch"))
-    last = F.max("reset_epoch").over(_before(["customer_id"], int(PASSWORD_RESET_CAP_HOURS * HOUR)))
-    hours = (F.col("epoch") - last) / F.lit(float(HOUR))
-    return (keyed.unionByName(resets)
-            .withColumn("hours_since_password_reset", F.coalesce(hours, F.lit(PASSWORD_RESET_CAP_HOURS)))
-            .where(F.col("txn_id").isNotNull())
-            .select("txn_id", "hours_since_password_reset"))
+def password_resets(app_events: DataFrame) -> DataFrame:
+    """Per customer: the epoch seconds of every password_reset app event (``reset_epochs``)."""
+    return (app_events.where(F.col("event_type") == "password_reset")
+            .groupBy("customer_id").agg(F.collect_list(_epoch(F.col("ts"))).alias("reset_epochs")))
 
 
-def home_city(postings: DataFrame, customers: DataFrame) -> DataFrame:
-    """The customer's city in the SCD2 version in force the day before the posting date."""
-    versions = customers.select("customer_id", F.col("city_code").alias("home_city_code"), "valid_from", "valid_to")
-    joined = postings.select("txn_id", "customer_id", "business_date").join(versions, "customer_id")
-    return (joined.where((F.col("valid_from") < F.col("business_date")) & (F.col("valid_to") >= F.col("business_date")))
-            .select("txn_id", "home_city_code"))
+def hours_since_password_reset() -> Column:
+    """Hours since the latest reset in [ts - 720 h, ts) (needs reset_epochs); the cap when none."""
+    cap = int(PASSWORD_RESET_CAP_HOURS * HOUR)
+    recent = F.filter(F.coalesce("reset_epochs", F.array().cast("array<bigint>")),
+                      lambda r: (r < F.col("epoch")) & (r >= F.col("epoch") - cap))
+    hours = (F.col("epoch") - F.array_max(recent)) / F.lit(float(HOUR))
+    return F.coalesce(hours, F.lit(PASSWORD_RESET_CAP_HOURS))
+
+
+def home_cities(customers: DataFrame) -> DataFrame:
+    """The customers' SCD2 versions of city_code (joined on the day before the posting date)."""
+    return customers.select("customer_id", F.col("city_code").alias("home_city_code"), "valid_from", "valid_to")
 
 
 def fraud_labels(fraud_reports: DataFrame, label_cutoff: date) -> DataFrame:
@@ -156,24 +159,29 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
     in_range = (cards.where(F.col("business_date") >= F.lit(start_month))
                 .withColumn("txn_month", F.trunc("business_date", "MM")))
     local_hour = F.hour(F.from_utc_timestamp("ts", LOCAL_TZ))
-    ref = amount_reference(postings, months)
     ln_amount = F.log(F.greatest(F.col("amount"), F.lit(0.01)))
-    has_ref = F.col("ref_txn_count_90d") > 0
-    median = F.exp("ref_median_ln")
-    z = F.when(has_ref & (F.col("ref_mad_ln") > 0),
-               (ln_amount - F.col("ref_median_ln")) / (F.lit(MAD_TO_SIGMA) * F.col("ref_mad_ln"))).otherwise(0.0)
+    ref = F.col("reference")[F.col("txn_month")]
+    has_ref = F.coalesce(ref["count"], F.lit(0)) > 0
+    median = F.exp(ref["median_ln"])
+    z = F.when(has_ref & (ref["mad_ln"] > 0),
+               (ln_amount - ref["median_ln"]) / (F.lit(MAD_TO_SIGMA) * ref["mad_ln"])).otherwise(0.0)
+    # Every join below is keyed by customer alone (or broadcast), so the card postings keep the
+    # partitioning of their one shuffle: a join on (customer, month) or on txn_id would shuffle
+    # every posting again (at scale 1 that was three more shuffles of ten million rows).
+    versions = home_cities(customers)
+    home = ((F.col("valid_from") < F.col("business_date")) & (F.col("valid_to") >= F.col("business_date")))
     out = (in_range
-           .join(ref, ["customer_id", "txn_month"], "left")
-           .withColumn("ref_txn_count_90d", F.coalesce("ref_txn_count_90d", F.lit(0)))
-           .join(password_resets(in_range, app_events), "txn_id", "left")
-           .join(home_city(in_range, customers), "txn_id", "left")
-           .join(fraud_labels(fraud_reports, label_cutoff), "txn_id", "left"))
+           .join(amount_reference(postings, months), "customer_id", "left")
+           .join(password_resets(app_events), "customer_id", "left")
+           .join(versions, (in_range["customer_id"] == versions["customer_id"]) & home, "left")
+           .drop(versions["customer_id"])
+           .join(F.broadcast(fraud_labels(fraud_reports, label_cutoff)), "txn_id", "left"))
     return out.select(
         "txn_id", "customer_id", "card_id", "ts", "business_date", "txn_month",
         F.col("amount").alias("amount_cny"), "direction", "channel",
         mcc_family(F.col("mcc")).alias("mcc_family"),
         *[c for name in VELOCITY_WINDOWS for c in (f"txn_count_{name}", f"txn_sum_{name}")],
-        "ref_txn_count_90d",
+        F.coalesce(ref["count"], F.lit(0)).alias("ref_txn_count_90d"),
         F.when(has_ref, median).alias("amount_median_90d"),
         F.when(has_ref, F.col("amount") / median).otherwise(1.0).alias("amount_ratio_90d"),
         z.alias("amount_robust_z_90d"),
@@ -182,7 +190,7 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
         local_hour.between(*NIGHT_HOURS).alias("is_night"),
         "is_international",
         distance_class(F.col("home_city_code"), F.col("city_code"), F.col("is_international")).alias("distance_class"),
-        F.coalesce("hours_since_password_reset", F.lit(PASSWORD_RESET_CAP_HOURS)).alias("hours_since_password_reset"),
+        hours_since_password_reset().alias("hours_since_password_reset"),
         F.col("fraud_reported_date").isNotNull().alias("is_fraud"),
         "fraud_type", "fraud_reported_date",
         F.lit(label_cutoff).alias("label_cutoff"),
