@@ -3,9 +3,10 @@
 Every feature of a transaction at instant ts reads only what happened strictly before ts:
 windows are range frames over epoch seconds ending one second before ts (``[ts - w, ts)``), so
 the transaction itself and any other posting in the same second are excluded. The 90-day
-amount reference is per customer and calendar month (see ``amount_reference``): one row per
-(customer, month) instead of a per-transaction percentile, which Spark cannot compute as a
-window function. Definitions and boundaries: docs/features.md.
+amount reference is per customer and calendar month (see ``amount_reference``), not a
+per-transaction percentile, which Spark cannot compute as a window function. The postings are
+shuffled once, by customer, and everything else joins on the customer alone (or is broadcast).
+Definitions and boundaries: docs/features.md.
 """
 
 from __future__ import annotations
