@@ -171,9 +171,11 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
     median = F.exp(ref["median_ln"])
     z = F.when(has_ref & (ref["mad_ln"] > 0),
                (ln_amount - ref["median_ln"]) / (F.lit(MAD_TO_SIGMA) * ref["mad_ln"])).otherwise(0.0)
-    # Every join below is keyed by customer alone (or broadcast), so the card postings keep the
+    # Every join below but the last is keyed by customer alone, so the card postings keep the
     # partitioning of their one shuffle: a join on (customer, month) or on txn_id would shuffle
-    # every posting again (at scale 1 that was three more shuffles of ten million rows).
+    # every posting again (at scale 1 that was three more shuffles of ten million rows). The
+    # fraud reports, a tiny table, are broadcast by Spark's size rule (no hint: a bank with
+    # years of reports gets a sort-merge join instead of a driver out of memory).
     versions = home_cities(customers)
     home = ((F.col("valid_from") < F.col("business_date")) & (F.col("valid_to") >= F.col("business_date")))
     out = (in_range
@@ -181,7 +183,7 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
            .join(password_resets(app_events), "customer_id", "left")
            .join(versions, (in_range["customer_id"] == versions["customer_id"]) & home, "left")
            .drop(versions["customer_id"])
-           .join(F.broadcast(fraud_labels(fraud_reports, label_cutoff)), "txn_id", "left"))
+           .join(fraud_labels(fraud_reports, label_cutoff), "txn_id", "left"))
     return out.select(
         "txn_id", "customer_id", "card_id", "ts", "business_date", "txn_month",
         F.col("amount").alias("amount_cny"), "direction", "channel",
