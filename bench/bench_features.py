@@ -212,8 +212,11 @@ def main(argv=None) -> int:
     parser.add_argument("--skip", default="", help="comma list of steps to skip (spark_transaction_fraud, "
                         "spark_customer_tables)")
     parser.add_argument("--driver-memory", default="2g", help="JVM heap of the local Spark driver (6g at scale 1)")
-    parser.add_argument("--runs", type=int, default=2, help="times each Spark step runs; the fastest counts")
+    parser.add_argument("--runs", type=int, default=2, help="times each step (floor, Spark, DuckDB) runs; the "
+                        "fastest counts")
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: each step must run at least once")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
 

@@ -12,6 +12,9 @@ from finlake.features.customer import (
     CustomerInputs, app_features, balance_features, compute_customer_features, holding_features, service_features,
     transaction_features,
 )
+from finlake.features.reference import PRODUCT_TYPES
+from finlake.quality.gate import DEFAULT_EXPECTATIONS_DIR
+from finlake.quality.suites import load_suite, suite_path
 
 pytestmark = pytest.mark.xdist_group("features-customer")
 
@@ -105,10 +108,20 @@ def test_holdings_count_accounts_open_at_the_cutoff(make, spark):
         {"account_id": "A3", "customer_id": "C1", "product_type": "fund", "open_date": D},  # opens at the cut-off
         {"account_id": "A4", "customer_id": "C1", "product_type": "mortgage", "close_date": days_before(1)},
         {"account_id": "A5", "customer_id": "C1", "product_type": "insurance", "close_date": D},  # still open on D-1
+        {"account_id": "A6", "customer_id": "C1"},  # a second savings account: one more account, no new product
     ])
     got = only(holding_features(accounts, D, D), "accounts_open", "products_held", "has_wealth", "has_fund",
                "has_mortgage", "has_insurance", "accounts_opened_90d", "accounts_closed_90d")
-    assertDataFrameEqual(got, spark.createDataFrame([("C1", D, 3, 3, True, False, False, True, 1, 1)], got.schema))
+    assertDataFrameEqual(got, spark.createDataFrame([("C1", D, 4, 3, True, False, False, True, 1, 1)], got.schema))
+
+
+def test_products_held_relies_on_the_accounts_suite_quarantining_unknown_product_types():
+    """holding_features counts products as the sum of its has_<type> flags: exact only while the
+    cleaned gate quarantines every product_type outside PRODUCT_TYPES."""
+    suite = load_suite(suite_path(DEFAULT_EXPECTATIONS_DIR, "cleaned.accounts"), "cleaned.accounts")
+    rule = suite.get("product_type_known_code")
+    assert rule.quarantine and rule.severity == "blocking"
+    assert set(rule.kwargs["value_set"]) == set(PRODUCT_TYPES)
 
 
 def test_app_engagement_counts_events_and_recency_of_the_last_login(make, spark):

@@ -71,6 +71,11 @@ def test_novelty_looks_back_180_days_at_all_earlier_postings_of_the_customer(mak
     assertDataFrameEqual(got, expected)
 
 
+def test_novelty_does_not_count_a_posting_in_the_same_second(make):
+    txns = [post("T0", T0, merchant_id="M5"), post("S", T0, card="K2", merchant_id="M5")]
+    assert {r.new_merchant for r in features(make, txns).collect()} == {True}
+
+
 def test_amount_reference_is_the_median_and_mad_of_card_debits_in_the_90_days_before_the_month(make):
     jun = datetime(2024, 6, 1)
     amounts = [10.0, 20.0, 40.0, 80.0, 160.0]  # ln: median ln 40, MAD = ln 2 * 1 (deviations 2,1,0,1,2 x ln2)
@@ -84,6 +89,16 @@ def test_amount_reference_is_the_median_and_mad_of_card_debits_in_the_90_days_be
     assert got.amount_median_90d == pytest.approx(40.0)
     assert got.amount_ratio_90d == pytest.approx(4.0)
     assert got.amount_robust_z_90d == pytest.approx(math.log(4) / (1.4826 * math.log(2)))
+
+
+def test_an_even_reference_count_takes_the_lower_middle_value_for_median_and_mad(make):
+    jun = datetime(2024, 6, 1)
+    ref = [post(f"R{i}", jun - timedelta(days=5 + i), a) for i, a in enumerate([10.0, 20.0, 80.0, 160.0])]
+    got = row(features(make, ref + [post("T0", T0, 160.0)]), "T0").first()
+    assert got.ref_txn_count_90d == 4
+    assert got.amount_median_90d == pytest.approx(20.0)  # not 80, nor a mean of the two middle values
+    # deviations from ln 20 sorted: 0, ln 2, ln 4, ln 8; the MAD is the second, ln 2
+    assert got.amount_robust_z_90d == pytest.approx(math.log(8) / (1.4826 * math.log(2)))
 
 
 def test_without_a_reference_ratio_is_one_and_z_is_zero(make):
@@ -110,6 +125,25 @@ def test_context_night_distance_and_password_reset(make, spark):
         ("Abroad", 15, False, "abroad", 2.0),
         ("Night", 3, True, "unknown", 720.0)], got.schema)
     assertDataFrameEqual(got, expected)
+
+
+def test_password_reset_counts_up_to_720_hours_back(make):
+    reset = {"event_id": "E1", "customer_id": "C1", "ts": T0 - timedelta(hours=720) + timedelta(seconds=1),
+             "event_type": "password_reset"}
+    txns = [post("In", T0), post("Out", T0 + timedelta(seconds=2))]
+    got = {r.txn_id: r.hours_since_password_reset for r in features(make, txns, [reset]).collect()}
+    assert got["In"] == pytest.approx(720 - 1 / 3600)
+    assert got["Out"] == 720.0  # 720 h and one second ago: outside the window, the cap
+
+
+def test_customer_keyed_inputs_stay_with_their_customer(make):
+    customers = [{"customer_id": "C1", "city_code": "110000", "valid_from": date(2023, 1, 1)}]  # C2 has no version
+    txns = [post("R", datetime(2024, 5, 20), 50.0, customer_id="C2"), post("T1", T0), post("T2", T0, customer_id="C2")]
+    reset = {"event_id": "E", "customer_id": "C2", "ts": T0 - timedelta(hours=1), "event_type": "password_reset"}
+    got = {r.txn_id: r for r in features(make, txns, [reset], customers).collect()}
+    assert sorted(got) == ["T1", "T2"]
+    assert (got["T1"].ref_txn_count_90d, got["T1"].hours_since_password_reset, got["T1"].distance_class) == (0, 720.0, "home")
+    assert (got["T2"].ref_txn_count_90d, got["T2"].hours_since_password_reset, got["T2"].distance_class) == (1, 1.0, "unknown")
 
 
 def test_home_city_is_the_version_in_force_before_the_posting_date(make):

@@ -184,7 +184,7 @@ def holding_features(accounts: DataFrame, start_date: date, end_date: date) -> D
     # The distinct product types held: the cleaned gate quarantines any product_type outside
     # PRODUCT_TYPES, so this sum of the flags equals a countDistinct without its extra
     # aggregation (an Expand and a second shuffle in Spark's plan).
-    held = sum((F.col(f"has_{t}") for t in PRODUCT_TYPES), F.lit(0))
+    held = sum((F.coalesce(F.col(f"has_{t}"), F.lit(0)) for t in PRODUCT_TYPES), F.lit(0))
     return agg.select("customer_id", "as_of", F.col("accounts_open").cast("int"), held.cast("int").alias("products_held"),
                       *[(F.col(f"has_{t}") == 1).alias(f"has_{t}") for t in PRODUCT_TYPES],
                       F.col("accounts_opened_90d").cast("int"), F.col("accounts_closed_90d").cast("int"))

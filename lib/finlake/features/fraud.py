@@ -11,7 +11,7 @@ Definitions and boundaries: docs/features.md.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -111,9 +111,14 @@ def amount_reference(postings: DataFrame, months: list[date]) -> DataFrame:
         F.map_from_entries(F.collect_list(F.struct("txn_month", summary))).alias("reference"))
 
 
-def password_resets(app_events: DataFrame) -> DataFrame:
-    """Per customer: the epoch seconds of every password_reset app event (``reset_epochs``)."""
-    return (app_events.where(F.col("event_type") == "password_reset")
+def password_resets(app_events: DataFrame, start_month: date, end: date) -> DataFrame:
+    """Per customer: the epoch seconds (``reset_epochs``) of the password_reset app events that
+    postings dated in [start_month, end) can see: from 720 hours before the first (a day's margin
+    either side for the local dates), so each posting carries a short list."""
+    first = datetime.combine(start_month, time()) - timedelta(hours=PASSWORD_RESET_CAP_HOURS + 24)
+    last = datetime.combine(end, time()) + timedelta(days=1)
+    in_reach = (F.col("ts") >= F.lit(first)) & (F.col("ts") < F.lit(last))
+    return (app_events.where((F.col("event_type") == "password_reset") & in_reach)
             .groupBy("customer_id").agg(F.collect_list(_epoch(F.col("ts"))).alias("reset_epochs")))
 
 
@@ -177,10 +182,10 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
     # fraud reports, a tiny table, are broadcast by Spark's size rule (no hint: a bank with
     # years of reports gets a sort-merge join instead of a driver out of memory).
     versions = home_cities(customers)
-    home = ((F.col("valid_from") < F.col("business_date")) & (F.col("valid_to") >= F.col("business_date")))
+    home = ((versions["valid_from"] < in_range["business_date"]) & (versions["valid_to"] >= in_range["business_date"]))
     out = (in_range
            .join(amount_reference(postings, months), "customer_id", "left")
-           .join(password_resets(app_events), "customer_id", "left")
+           .join(password_resets(app_events, start_month, end), "customer_id", "left")
            .join(versions, (in_range["customer_id"] == versions["customer_id"]) & home, "left")
            .drop(versions["customer_id"])
            .join(fraud_labels(fraud_reports, label_cutoff), "txn_id", "left"))
