@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from finlake.features.reference import distance_class, mcc_family
-from finlake.features.windows import add_months, check_cutoff
+from finlake.features.windows import add_months, check_cutoff, cutoffs_between
 
 HOUR = 3600
 DAY = 86400
@@ -131,9 +131,15 @@ def hours_since_password_reset() -> Column:
     return F.coalesce(hours, F.lit(PASSWORD_RESET_CAP_HOURS))
 
 
-def home_cities(customers: DataFrame) -> DataFrame:
-    """The customers' SCD2 versions of city_code (joined on the day before the posting date)."""
-    return customers.select("customer_id", F.col("city_code").alias("home_city_code"), "valid_from", "valid_to")
+def with_home_city(postings: DataFrame, customers: DataFrame) -> DataFrame:
+    """``postings`` with ``home_city_code``: the customer's city in the SCD2 version in force the
+    day before the posting date (null without one). A left join on the customer alone, with the
+    validity as its condition, so the postings keep their partitioning by customer."""
+    versions = customers.select("customer_id", F.col("city_code").alias("home_city_code"), "valid_from", "valid_to")
+    in_force = ((versions["valid_from"] < postings["business_date"])
+                & (versions["valid_to"] >= postings["business_date"]))
+    return (postings.join(versions, (postings["customer_id"] == versions["customer_id"]) & in_force, "left")
+            .drop(versions["customer_id"], versions["valid_from"], versions["valid_to"]))
 
 
 def fraud_labels(fraud_reports: DataFrame, label_cutoff: date) -> DataFrame:
@@ -152,11 +158,7 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
     """
     start_month, end_month = check_cutoff(start_month), check_cutoff(end_month)
     end = add_months(end_month, 1)
-    months = []
-    m = start_month
-    while m <= end_month:
-        months.append(m)
-        m = add_months(m, 1)
+    months = cutoffs_between(start_month, end_month)  # the month starts, both ends included
     postings = (transactions
                 .where((F.col("business_date") >= F.lit(lookback_start(start_month))) & (F.col("business_date") < F.lit(end)))
                 .withColumn("epoch", _epoch(F.col("ts")))
@@ -172,7 +174,8 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
     local_hour = F.hour(F.from_utc_timestamp("ts", LOCAL_TZ))
     ln_amount = F.log(F.greatest(F.col("amount"), F.lit(0.01)))
     ref = F.col("reference")[F.col("txn_month")]
-    has_ref = F.coalesce(ref["count"], F.lit(0)) > 0
+    ref_count = F.coalesce(ref["count"], F.lit(0))
+    has_ref = ref_count > 0
     median = F.exp(ref["median_ln"])
     z = F.when(has_ref & (ref["mad_ln"] > 0),
                (ln_amount - ref["median_ln"]) / (F.lit(MAD_TO_SIGMA) * ref["mad_ln"])).otherwise(0.0)
@@ -181,20 +184,16 @@ def compute_transaction_features(transactions: DataFrame, app_events: DataFrame,
     # every posting again (at scale 1 that was three more shuffles of ten million rows). The
     # fraud reports, a tiny table, are broadcast by Spark's size rule (no hint: a bank with
     # years of reports gets a sort-merge join instead of a driver out of memory).
-    versions = home_cities(customers)
-    home = ((versions["valid_from"] < in_range["business_date"]) & (versions["valid_to"] >= in_range["business_date"]))
-    out = (in_range
+    out = (with_home_city(in_range, customers)
            .join(amount_reference(postings, months), "customer_id", "left")
            .join(password_resets(app_events, start_month, end), "customer_id", "left")
-           .join(versions, (in_range["customer_id"] == versions["customer_id"]) & home, "left")
-           .drop(versions["customer_id"])
            .join(fraud_labels(fraud_reports, label_cutoff), "txn_id", "left"))
     return out.select(
         "txn_id", "customer_id", "card_id", "ts", "business_date", "txn_month",
         F.col("amount").alias("amount_cny"), "direction", "channel",
         mcc_family(F.col("mcc")).alias("mcc_family"),
         *[c for name in VELOCITY_WINDOWS for c in (f"txn_count_{name}", f"txn_sum_{name}")],
-        F.coalesce(ref["count"], F.lit(0)).alias("ref_txn_count_90d"),
+        ref_count.alias("ref_txn_count_90d"),
         F.when(has_ref, median).alias("amount_median_90d"),
         F.when(has_ref, F.col("amount") / median).otherwise(1.0).alias("amount_ratio_90d"),
         z.alias("amount_robust_z_90d"),
