@@ -178,6 +178,38 @@ def test_incremental_build_accounts_dedups_corrects_and_keeps_history(clean_lake
         {k: v for k, v in before.items() if k != "quality.results"}
 
 
+def test_one_run_over_several_batches_keeps_each_keys_latest_accepted_delivery(clean_lake, spark):
+    """Three batches in one run: a quarantined re-delivery does not replace the accepted row it
+    follows, an accepted one does (and counts as a late re-send), duplicates count once."""
+    lake, settings, raw = clean_lake
+    land_scenario(raw)
+    raw.batch("raw.transactions", "2024-03-03", [
+        txn("T00000000000001", "A0000000001", "0.00"),                  # re-sent with an impossible amount
+        txn("T00000000000005", "A0000000002", "55.00", ts="2024-03-02 01:30:00", direction="credit"),  # corrected again
+        txn("T00000000000007", "A0000000001", "9.00"),
+        txn("T00000000000007", "A0000000001", "9.00"),                  # exact dup
+    ])
+
+    report = build_cleaned(lake, settings, "run-1")
+    assert report.run_seq == 1 and report.balanced
+
+    assertDataFrameEqual(accounting(lake, "cleaned.transactions"), spark.createDataFrame([
+        ("2024-03-01", 6, 2, 3, 1, 0, True),
+        ("2024-03-02", 2, 2, 0, 0, 1, True),   # T1 replaces batch 1's; T5 is new
+        ("2024-03-03", 4, 2, 1, 1, 1, True),   # T5 replaces batch 2's; T7 is new; T1 quarantined
+    ], "batch_id string, raw_rows bigint, cleaned_rows bigint, quarantined_rows bigint, duplicates_dropped bigint, "
+       "late_resends bigint, balanced boolean"))
+    got = lake.read("cleaned.transactions").select("txn_id", "amount", "_batch_id")
+    assertDataFrameEqual(got, spark.createDataFrame([
+        ("T00000000000001", Decimal("120.00"), "2024-03-02"),
+        ("T00000000000002", Decimal("10.05"), "2024-03-01"),
+        ("T00000000000005", Decimal("55.00"), "2024-03-03"),
+        ("T00000000000007", Decimal("9.00"), "2024-03-03"),
+    ], "txn_id string, amount decimal(18,2), _batch_id string"))
+    quarantined = lake.read("quarantine.transactions").filter(F.col("_batch_id") == "2024-03-03")
+    assert [r["txn_id"] for r in quarantined.collect()] == ["T00000000000001"]
+
+
 def test_cleaning_customers_without_a_pii_key_is_a_clear_error(clean_lake, spark):
     lake, settings, raw = clean_lake
     import dataclasses

@@ -379,7 +379,9 @@ def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, p
         present = present & F.col(k).isNotNull()
     # Inside one batch the last line of a key wins; rows without a complete key are never
     # duplicates (their missing key is for the quarantine rules to report).
-    by_line = Window.partitionBy("_batch_id", *step.keys).orderBy(F.col("_line_number").desc())
+    # Keys first: the rows sort by (keys, batch, line), and the re-send windows over the keys
+    # alone reuse that order instead of sorting again.
+    by_line = Window.partitionBy(*step.keys, "_batch_id").orderBy(F.col("_line_number").desc())
     marked = (typed.repartition(*step.keys)
               .withColumn(DUPLICATE, present & (F.row_number().over(by_line) > 1))
               .withColumn(ACCEPTED, ~F.col(DUPLICATE) & (F.size("_rules_broken") == 0)))
@@ -432,25 +434,27 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
     again) and ``_late_resend`` (the row replaces one of an earlier batch: of this run, or
     already in the table). Both are false for rows that are not accepted.
 
-    One window: accepted rows sort first within their key, newest first, so a row's rank among
-    all rows of the key is its rank among the accepted ones; it is not the oldest accepted row
-    when that rank is below the key's count of accepted rows.
+    A key has at most one accepted row per batch (the duplicate flag keeps the last line), so
+    its accepted rows are ordered by (batch, line) without ties: a row is superseded when it
+    is not the latest of them, and a late re-send when it is not the first. The latest and the
+    first are aggregates over the key, a window without an order, which reuses the sort of the
+    duplicate window instead of sorting every row again.
     """
     accepted = F.col(ACCEPTED)
     by_key = Window.partitionBy(*step.keys)
-    newest = F.row_number().over(by_key.orderBy(accepted.desc(), F.col("_batch_id").desc(),
-                                                 F.col("_line_number").desc()))
-    ranked = (marked.withColumn("_newest", newest)
-              .withColumn("_accepted_rows", F.sum(accepted.cast("int")).over(by_key)))
+    delivery = F.struct("_batch_id", "_line_number")
+    accepted_delivery = F.when(accepted, delivery)
+    ranked = (marked.withColumn("_latest", F.max(accepted_delivery).over(by_key))
+              .withColumn("_first", F.min(accepted_delivery).over(by_key)))
     if lake.exists(step.target):
         existing = lake.read(step.target).select(*step.keys, F.lit(True).alias("_in_table"))
         ranked = ranked.join(existing, list(step.keys), "left")
     else:
         ranked = ranked.withColumn("_in_table", F.lit(None).cast("boolean"))
-    return (ranked.withColumn("_superseded", accepted & (F.col("_newest") > 1))
-            .withColumn("_late_resend", accepted & ((F.col("_newest") < F.col("_accepted_rows"))
+    return (ranked.withColumn("_superseded", accepted & (delivery < F.col("_latest")))
+            .withColumn("_late_resend", accepted & ((delivery > F.col("_first"))
                                                     | F.coalesce(F.col("_in_table"), F.lit(False))))
-            .drop("_newest", "_accepted_rows", "_in_table"))
+            .drop("_latest", "_first", "_in_table"))
 
 
 def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, persisted: list) -> DataFrame | None:
