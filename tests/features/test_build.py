@@ -104,6 +104,7 @@ def test_rerunning_a_run_that_already_committed_writes_nothing(lake):
     report = build_features(lake, lake.settings, "run-3", as_of=date(2024, 3, 1))
     assert all(t.skipped for t in report.tables.values())
     assert {t: lake.version(t) for t in TABLES} == versions
+    assert report.gate_reports == {}  # every table held the run's commit: nothing was computed or gated
 
 
 def test_a_blocking_expectation_failure_leaves_every_table_unchanged(lake, make):

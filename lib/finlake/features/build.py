@@ -15,7 +15,8 @@
    arrived), and (with ``as_of``) for the month before the cut-off.
 3. Computes every table, gates each with expectations/features/<table>.json, and only then
    writes: each table in one atomic ``replace_where`` on exactly the months computed, with a
-   WriteTxn keyed by the run so a rerun of the same run is a no-op.
+   WriteTxn keyed by the run so a rerun of the same run is a no-op. When every due table already
+   holds that commit, the rerun stops before reading any data.
 """
 
 from __future__ import annotations
@@ -175,6 +176,18 @@ def check_declared_not_null(gate, lake: Lake, table: str, df: DataFrame) -> None
                       details=f"columns declared nullable: false in {spec.source_file}; defaults in docs/features.md")
 
 
+def _due_tables(plan: Plan) -> dict[str, tuple[str, list[date]]]:
+    """Each table this plan writes: its partition column and the partitions (cut-offs or months)."""
+    due = {}
+    if plan.customer_cutoffs:
+        due[CUSTOMER_MONTHLY] = due[CUSTOMER_TAGS] = ("as_of", plan.customer_cutoffs)
+    if plan.label_cutoffs:
+        due[CHURN_LABELS] = ("as_of", plan.label_cutoffs)
+    if plan.fraud_months:
+        due[TRANSACTION_FRAUD] = ("txn_month", plan.fraud_months)
+    return due
+
+
 def _predicate(column: str, days: list[date]) -> str:
     return f"{column} IN ({', '.join(f'DATE {d.isoformat()!r}' for d in days)})"
 
@@ -196,8 +209,18 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
     plan = plan_build(lake, as_of)
     log.info("features: observed until %s; customer cut-offs %s; churn label cut-offs %s; fraud months %s",
              plan.observed_until, plan.customer_cutoffs, plan.label_cutoffs, plan.fraud_months)
-    inputs = read_inputs(lake)
     report = FeatureReport(run_id, plan.observed_until, plan.latest_cutoff, plan.observed_until)
+    txn = WriteTxn(f"build_features:{run_id}", int(plan.latest_cutoff.strftime("%Y%m%d")))
+    due = _due_tables(plan)
+    if due and all((lake.txn_version(t, txn.app_id) or 0) >= txn.version for t in due):
+        # A rerun of a run that committed every table (a resumed pipeline, a retried job): the
+        # writes would all be skipped, so nothing is computed or gated either.
+        for table, (_, parts) in due.items():
+            report.tables[table] = TableBuild(table, parts, 0, lake.version(table), skipped=True)
+        log.info("features: run %s already committed %s; nothing to do", run_id, ", ".join(due))
+        report.seconds = time.monotonic() - started
+        return report
+    inputs = read_inputs(lake)
     stamp = F.lit(run_id).alias("_run_id")
 
     def prepared(table: str, df: DataFrame) -> DataFrame:
@@ -206,37 +229,37 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
         return conform(df.select("*", stamp), lake.spec(table).schema, table, merge_schema=False)[0].persist(
             StorageLevel.MEMORY_AND_DISK)
 
-    frames: dict[str, tuple[DataFrame, str, list[date]]] = {}
+    frames: dict[str, DataFrame] = {}  # each due table's rows, in the order of ``due``
     if plan.customer_cutoffs:
         lo, hi = plan.customer_cutoffs[0], plan.customer_cutoffs[-1]
         cm = prepared(CUSTOMER_MONTHLY, compute_customer_features(inputs, lo, hi)
                       .where(F.col("as_of").isin(*plan.customer_cutoffs)))
-        frames[CUSTOMER_MONTHLY] = (cm, "as_of", plan.customer_cutoffs)
+        frames[CUSTOMER_MONTHLY] = cm
         tag_rows = tags.compute_customer_tags(cm.drop("_run_id"), rules, tags.model_tag_rows(lake, cm.drop("_run_id")))
-        frames[CUSTOMER_TAGS] = (prepared(CUSTOMER_TAGS, tag_rows), "as_of", plan.customer_cutoffs)
+        frames[CUSTOMER_TAGS] = prepared(CUSTOMER_TAGS, tag_rows)
     if plan.label_cutoffs:
         churn = labels.churn_labels(inputs.accounts, plan.label_cutoffs)
-        frames[CHURN_LABELS] = (prepared(CHURN_LABELS, churn), "as_of", plan.label_cutoffs)
+        frames[CHURN_LABELS] = prepared(CHURN_LABELS, churn)
     if plan.fraud_months:
         lo, hi = plan.fraud_months[0], plan.fraud_months[-1]
         tf = (fraud.compute_transaction_features(inputs.transactions, inputs.app_events, inputs.customers,
                                                  inputs.fraud_reports, lo, hi, plan.observed_until)
               .where(F.col("txn_month").isin(*plan.fraud_months)))
-        frames[TRANSACTION_FRAUD] = (prepared(TRANSACTION_FRAUD, tf), "txn_month", plan.fraud_months)
+        frames[TRANSACTION_FRAUD] = prepared(TRANSACTION_FRAUD, tf)
 
     try:
-        for table, (df, _, _) in frames.items():
+        for table, df in frames.items():
             check_declared_not_null(gate, lake, table, df)
             report.gate_reports[table] = gate.check(df, table)  # raises before any write
         gate.raise_if_blocking()
-        for table, (df, column, parts) in frames.items():
-            result = lake.replace_where(table, df, _predicate(column, parts),
-                                        txn=WriteTxn(f"build_features:{run_id}", int(plan.latest_cutoff.strftime("%Y%m%d"))))
+        for table, df in frames.items():
+            column, parts = due[table]
+            result = lake.replace_where(table, df, _predicate(column, parts), txn=txn)
             report.tables[table] = TableBuild(table, parts, result.rows_written, result.version, result.skipped)
             log.info("%s: %s %d rows for %s (version %s)", table, "skipped" if result.skipped else "wrote",
                      result.rows_written, ", ".join(map(str, parts)), result.version)
     finally:
-        for df, _, _ in frames.values():
+        for df in frames.values():
             df.unpersist()
     report.seconds = time.monotonic() - started
     return report
