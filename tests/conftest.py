@@ -55,48 +55,22 @@ def spark(settings):
     session.stop()
 
 
-# The longest groups, started first and on different workers (the scheduler hands the first
-# two work units to worker 0 and 1). Each takes five to six minutes; started late, one of them
-# kept a worker busy for 280 s after the other had finished the rest of the suite.
-FIRST_GROUPS = ("cluster", "generated")
-
-
-def pytest_configure(config):
-    """Under ``--dist loadgroup``, schedule the work units in the order collection leaves them.
-
-    By default xdist reorders the units by their number of tests, which puts the one-test cluster
-    group near the end; ``pytest_collection_modifyitems`` below orders them instead.
-    """
-    if getattr(config.option, "dist", None) == "loadgroup":
-        config.option.loadscopereorder = False
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Make ``--dist loadgroup`` honour ``xdist_group`` marks again, and order its work units.
+    """Make ``--dist loadgroup`` honour ``xdist_group`` marks again.
 
     pytest-xdist 3.8 tags a grouped test by setting ``item._nodeid``, which pytest 9 no longer
     reads (the id lives in ``item._id``), so groups were silently spread over workers and every
     worker rebuilt the group's expensive fixtures. Re-apply the tag where pytest 9 reads it.
-
-    Then the units go in the order FIRST_GROUPS, then the other groups and single tests by their
-    number of tests, most first (what xdist's own reordering does); collection order within.
     """
     if not getattr(config.option, "loadgroup", False):
         return
     from _pytest.nodes import coerce_node_id
 
-    unit_of = {}
     for item in items:
         groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
         if groups and "@" not in item.nodeid:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
-        unit_of[item] = item.nodeid.rpartition("@")[2] if "@" in item.nodeid else item.nodeid
-    sizes = {}
-    for unit in unit_of.values():
-        sizes[unit] = sizes.get(unit, 0) + 1
-    first = {name: i for i, name in enumerate(FIRST_GROUPS)}
-    items.sort(key=lambda item: (first.get(unit_of[item], len(first)), -sizes[unit_of[item]]))
 
 
 @dataclass(frozen=True)
