@@ -38,9 +38,10 @@ def _base_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.parquet.summary.metadata.level": "NONE",
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         # finlake reads explicit file lists (a Delta version's files, a batch's verified files).
-        # Above this many paths Spark checks them in a distributed job, which cost 1 to 2 s per
-        # read of a year of daily files at any scale (0.1 to 0.3 s checked in the driver). On
-        # object storage a bigger list is still worth the job: raise or lower it in spark_conf.
+        # Above this many paths Spark checks them in a Spark job of its own, which cost 1 to 2 s
+        # per read of a year of daily files at any scale (0.1 to 0.3 s checked in the driver). On
+        # object storage, where each check is a remote call, a lower value in spark_conf moves
+        # the checks of big reads onto the executors (tests/test_spark.py).
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "1024",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "false",
