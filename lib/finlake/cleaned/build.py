@@ -283,7 +283,7 @@ def _plan(lake: Lake, as_of: dt.date | None) -> tuple[int, dict[str, list[str]],
         if last_seq:
             last = processed.filter(F.col("run_seq") == last_seq).collect()
             unfinished = {t for t in {r["target_table"] for r in last}
-                          if (lake.txn_version(t, APP_ID) or 0) < last_seq}
+                          if not lake.has_committed(t, WriteTxn(APP_ID, last_seq))}
             if unfinished:
                 plan: dict[str, list[str]] = {}
                 for r in last:

@@ -212,7 +212,7 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
     report = FeatureReport(run_id, plan.observed_until, plan.latest_cutoff, plan.observed_until)
     txn = WriteTxn(f"build_features:{run_id}", int(plan.latest_cutoff.strftime("%Y%m%d")))
     due = _due_tables(plan)
-    if due and all((lake.txn_version(t, txn.app_id) or 0) >= txn.version for t in due):
+    if due and all(lake.has_committed(t, txn) for t in due):
         # A rerun of a run that committed every table (a resumed pipeline, a retried job): the
         # writes would all be skipped, so nothing is computed or gated either.
         for table, (_, parts) in due.items():

@@ -192,6 +192,11 @@ class Lake:
         path = self.path(name)
         return self.engine.txn_version(path, app_id) if self.engine.exists(path) else None
 
+    def has_committed(self, name: str, txn: WriteTxn) -> bool:
+        """Whether the table already recorded ``txn``: a write carrying it would be skipped."""
+        done = self.txn_version(name, txn.app_id)
+        return done is not None and done >= txn.version
+
     def info(self, name: str) -> TableInfo:
         spec, path = self.spec(name), self.path(name)
         if not self.engine.exists(path):
@@ -287,7 +292,7 @@ class Lake:
             raise SchemaMismatchError(f"merge into '{name}': source has columns the table lacks: {extra}")
         # Extra source columns (allowed only to drive delete_when) ride along after the table's.
         aligned = conform(df, target, name, merge_schema=bool(extra))[0]
-        if self._already_done(name, path, txn):
+        if self._already_done(name, txn):
             return self._skip(name, "MERGE", path, txn)
         with _naming(name):
             result = self.engine.merge(path, aligned, keys, spec.partition_by, update, delete_when,
@@ -296,7 +301,7 @@ class Lake:
 
     def delete(self, name: str, predicate: str, txn: WriteTxn | None = None) -> CommitResult:
         spec, path = self.spec(name), self._existing(name)
-        if self._already_done(name, path, txn):
+        if self._already_done(name, txn):
             return self._skip(name, "DELETE", path, txn)
         with _naming(name):
             result = self.engine.delete(path, predicate, spec.partition_by, self.context.metadata("DELETE", txn), txn)
@@ -324,11 +329,8 @@ class Lake:
             )
         return path
 
-    def _already_done(self, name: str, path: str, txn: WriteTxn | None) -> bool:
-        if txn is None:
-            return False
-        done = self.engine.txn_version(path, txn.app_id)
-        return done is not None and done >= txn.version
+    def _already_done(self, name: str, txn: WriteTxn | None) -> bool:
+        return txn is not None and self.has_committed(name, txn)
 
     def _skip(self, name: str, operation: str, path: str, txn: WriteTxn) -> CommitResult:
         msg = f"{name}: {operation} skipped, transaction {txn.app_id}:{txn.version} is already committed"
@@ -341,7 +343,7 @@ class Lake:
         if not self.engine.exists(path):
             self.engine.create(path, spec, self.context.metadata("CREATE TABLE", None))
         operation = {"append": "APPEND", "overwrite": "OVERWRITE", "replace_where": "REPLACE WHERE"}[mode]
-        if self._already_done(name, path, txn):
+        if self._already_done(name, txn):
             return self._skip(name, operation, path, txn)
         aligned, new_columns = conform(df, self.engine.schema(path), name, merge_schema)
         meta = self.context.metadata(operation, txn)
