@@ -175,3 +175,39 @@ def test_finlake_quality_text_report_keeps_severity_tags_and_names_the_data_docs
     assert code == 0
     assert "FAIL" in out and "[blocking] expect_column_values_to_be_in_set:currency (observed 1 of 1 rows unexpected)" in out
     assert f"Data Docs: {Path(qsettings.quality_root) / 'data_docs' / 'index.html'}" in out
+
+
+def test_validations_beyond_the_index_limit_move_to_the_archive_with_pages_that_still_open(
+        lake, qsettings, expectations_dir, accounts, monkeypatch):
+    """GX lists every stored result (and deletes a page whose result is gone) at each build: the
+    store keeps the newest INDEX_LIMIT, the rest moves with its page to <quality_root>/archive."""
+    from finlake.quality import gx_runner
+
+    monkeypatch.setattr(gx_runner, "INDEX_LIMIT", 2)
+    write_suite(expectations_dir, TABLE, [
+        expectation("expect_column_values_to_be_in_set", column="currency", value_set=["EUR", "USD"])])
+    df = accounts([("A1", "EUR", 10)])
+    for n in range(1, 5):
+        report = QualityGate(lake.for_job("load", f"run-{n}"), qsettings, run_id=f"run-{n}",
+                             expectations_dir=expectations_dir).check(df, TABLE)
+
+    root = Path(qsettings.quality_root)
+    store, archive, site = root / "gx" / "uncommitted" / "validations", root / "archive", root / "data_docs"
+
+    def runs(folder: Path, suffix: str) -> list[str]:  # <suite parts>/<run name>/<run time>/<batch><suffix>
+        return sorted(p.parent.parent.name for p in folder.rglob(f"*{suffix}"))
+
+    assert runs(store, ".json") == ["run-3", "run-4"]
+    assert runs(site / "validations", ".html") == ["run-3", "run-4"]
+    assert runs(archive / "gx" / "validations", ".json") == ["run-1", "run-2"]
+    assert runs(archive / "data_docs" / "validations", ".html") == ["run-1", "run-2"]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "run-4" in index and "run-3" in index and "run-1" not in index
+    assert report.data_docs_path == str(site / "index.html")
+
+    # An archived page still finds the vendored scripts and styles it links to (offline).
+    page = next((archive / "data_docs" / "validations").rglob("*.html"))
+    html = page.read_text(encoding="utf-8")
+    assets = re.findall(r'(?:src|href)="([^"]*static/finlake/[^"]+)"', html)
+    assert len(assets) >= 5 and all((page.parent / a).resolve().is_file() for a in assets)
+    assert 'id="finlake-gate"' in html  # finlake's verdict stays on top

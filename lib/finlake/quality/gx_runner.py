@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -85,7 +86,8 @@ def _context(quality_root: str):
                     },
                     # GX re-reads every listed validation result to draw the index, on every
                     # gate: list the latest INDEX_LIMIT; older pages stay on disk, and trends
-                    # are in 'finlake quality --history'.
+                    # are in 'finlake quality --history'. (build_docs also moves older results
+                    # out of the store, which GX lists in full on every build.)
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
                                            "validation_results_limit": INDEX_LIMIT},
                 }
@@ -211,12 +213,82 @@ def build_docs(quality_root: str, outcome: GxOutcome, validation_banner: str, in
     """
     context = _context(quality_root)
     started = time.time() - 1
+    site = Path(quality_root) / "data_docs"
     with _LOCK:
         context.build_data_docs(site_names=[SITE_NAME],
                                 resource_identifiers=[i for i in (outcome.validation_id, outcome.suite_id) if i])
-        make_offline(Path(quality_root) / "data_docs", since=started,
+        make_offline(site, _built_pages(site, outcome), since=started,
                      banners={"index.html": index_banner, "validations": validation_banner})
+        archive_old_validations(quality_root, keep=INDEX_LIMIT)
     return data_docs_index(quality_root)
+
+
+def _built_pages(site: Path, outcome: GxOutcome) -> list[Path]:
+    """The pages an incremental build of ``outcome`` can have written: the index, the suite pages
+    (one per suite) and the new validation's folder; never the pages of earlier validations,
+    which grow by a few dozen a day."""
+    pages = [site / "index.html", *sorted((site / "expectations").rglob("*.html"))]
+    if outcome.validation_id is not None:  # validations/<suite parts>/<run name>/<run time>/<batch>.html
+        pages += sorted(site.joinpath("validations", *outcome.validation_id.to_tuple()[:-1]).glob("*.html"))
+    return pages
+
+
+def results_store(quality_root: str) -> Path:
+    """Where GX keeps validation results (``FilesystemStoreBackendDefaults``' layout)."""
+    return Path(quality_root) / "gx" / "uncommitted" / "validations"
+
+
+def archive_root(quality_root: str) -> Path:
+    return Path(quality_root) / "archive"
+
+
+def archive_old_validations(quality_root: str, keep: int) -> int:
+    """Move all but the newest ``keep`` validation results, with their Data Docs pages, to
+    ``<quality_root>/archive/`` (``gx/validations/...`` and ``data_docs/validations/...``, same
+    relative paths); return how many moved.
+
+    GX lists, and parses the key of, every stored result and every page at each Data Docs build,
+    and finlake looks up each new result's key the same way: with a year of daily runs (about
+    10,000 results) each gate took 5 s longer. The index shows only the newest ``keep``
+    (INDEX_LIMIT) anyway. GX deletes a page whose result left its store, so the page moves too;
+    the archive gets a copy of the site's ``static/`` folder, so an archived page opens offline
+    as before. ``quality.results`` holds every check either way.
+    """
+    root = Path(quality_root)
+    store, site, archive = results_store(quality_root), root / "data_docs", archive_root(quality_root)
+    if not store.is_dir():
+        return 0
+    # <suite parts>/<run name>/<run time>/<batch>.json; GX's run time (20261123T074941.927050Z)
+    # sorts as text.
+    results = sorted(store.rglob("*.json"), key=lambda f: (f.parent.name, str(f)), reverse=True)
+    old = results[keep:]
+    if old and (site / "static").is_dir() and not (archive / "data_docs" / "static").is_dir():
+        shutil.copytree(site / "static", archive / "data_docs" / "static", dirs_exist_ok=True)
+    moved = 0
+    for result in old:
+        relative = result.relative_to(store)
+        page = site / "validations" / relative.parent / (result.name.removesuffix(".json") + ".html")
+        if _move(result, store, archive / "gx" / "validations" / relative):
+            moved += 1
+            _move(page, site / "validations", archive / "data_docs" / "validations" / page.relative_to(site / "validations"))
+    return moved
+
+
+def _move(path: Path, base: Path, target: Path) -> bool:
+    """Move ``path`` to ``target``, then remove the folders it leaves empty up to ``base``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:  # another job on this quality_root moved it first, or no page was built
+        return False
+    for folder in path.parents:
+        if folder == base:
+            break
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            break
+    return True
 
 
 # GX pages load jQuery, Bootstrap and bootstrap-table from CDNs, and the index and its tables are
@@ -245,8 +317,9 @@ _VENDORED = {
 _SRI = re.compile(r'\s+(?:integrity|crossorigin)="[^"]*"')
 
 
-def make_offline(site: Path, since: float, banners: dict[str, str]) -> None:
-    """Copy the vendored assets into ``site`` and point pages changed after ``since`` at them.
+def make_offline(site: Path, pages: list[Path], since: float, banners: dict[str, str]) -> None:
+    """Copy the vendored assets into ``site`` and point those of ``pages`` changed after ``since``
+    at them.
 
     ``banners`` maps a page (``index.html``) or folder (``validations``) to HTML put first in
     the page body.
@@ -258,8 +331,8 @@ def make_offline(site: Path, since: float, banners: dict[str, str]) -> None:
         content = asset.read_bytes()
         if not target.exists() or target.stat().st_size != len(content):
             target.write_bytes(content)
-    for page in site.rglob("*.html"):
-        if page.stat().st_mtime < since or page.is_relative_to(site / "static"):
+    for page in pages:
+        if not page.is_file() or page.stat().st_mtime < since:
             continue
         prefix = os.path.relpath(vendor, page.parent).replace(os.sep, "/")
         html = page.read_text(encoding="utf-8")
