@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from finlake.cleaned.balances import check_balance_continuity
-from finlake.cleaned.dedup import deduplicate, mark_duplicates
+from finlake.cleaned.dedup import mark_duplicates
 from finlake.cleaned.fx import convert_to_cny
 from finlake.cleaned.scd2 import OPEN_END, build_scd2_changes
 
@@ -17,18 +18,22 @@ SCD_SCHEMA = ("customer_id string, city_code string, attributes_hash string, val
               "is_current boolean")
 
 
-def test_latest_batch_and_last_line_win_and_the_rest_are_marked(spark):
+@pytest.mark.parametrize("branch_first", [True, False], ids=["branch file read first", "core file read first"])
+def test_inside_a_batch_the_last_delivered_row_of_a_key_wins_and_ties_break_on_the_row_hash(spark, branch_first):
+    tie = [("C9", "2024-03-05", 7, "hash-b", "branch"), ("C9", "2024-03-05", 7, "hash-c", "core")]
     df = spark.createDataFrame([
-        ("T1", "2024-03-05", 10, "a"), ("T1", "2024-03-05", 11, "a"),   # exact duplicate in one file
-        ("T2", "2024-03-05", 12, "b"), ("T2", "2024-03-09", 3, "b2"),   # late re-send, corrected
-        ("T3", "2024-03-05", 13, "c"),
-    ], "txn_id string, _batch_id string, _line_number int, v string")
-    marked = df.transform(mark_duplicates(["txn_id"])).select("txn_id", "_line_number", "_duplicate")
-    assertDataFrameEqual(marked, spark.createDataFrame(
-        [("T1", 10, True), ("T1", 11, False), ("T2", 12, True), ("T2", 3, False), ("T3", 13, False)],
-        "txn_id string, _line_number int, _duplicate boolean"))
-    kept = df.transform(deduplicate(["txn_id"])).select("txn_id", "v")
-    assertDataFrameEqual(kept, spark.createDataFrame([("T1", "a"), ("T2", "b2"), ("T3", "c")], "txn_id string, v string"))
+        ("T1", "2024-03-05", 10, "h1", "a"), ("T1", "2024-03-05", 11, "h1", "a"),  # exact duplicate in one file
+        ("T2", "2024-03-05", 12, "h2", "b"), ("T2", "2024-03-09", 3, "h3", "b2"),  # a re-send: not a duplicate
+        # Two files of one batch, the same key on the same line number: the row hash decides,
+        # whichever file Spark reads first.
+        *(tie if branch_first else tie[::-1]),
+        (None, "2024-03-05", 5, "h4", "x"), (None, "2024-03-05", 6, "h5", "y"),  # no key: never a duplicate
+    ], "txn_id string, _batch_id string, _line_number int, _row_hash string, v string")
+    marked = df.transform(mark_duplicates(["txn_id"])).select("txn_id", "_line_number", "v", "_duplicate")
+    assertDataFrameEqual(marked, spark.createDataFrame([
+        ("T1", 10, "a", True), ("T1", 11, "a", False), ("T2", 12, "b", False), ("T2", 3, "b2", False),
+        ("C9", 7, "branch", True), ("C9", 7, "core", False), (None, 5, "x", False), (None, 6, "y", False),
+    ], "txn_id string, _line_number int, v string, _duplicate boolean"))
 
 
 def test_scd2_closes_the_current_version_when_an_attribute_changes(spark):

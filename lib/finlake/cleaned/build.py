@@ -39,7 +39,7 @@ from pyspark.sql import functions as F
 
 from finlake.cleaned import sources
 from finlake.cleaned.balances import check_balance_continuity
-from finlake.cleaned.dedup import DUPLICATE
+from finlake.cleaned.dedup import DUPLICATE, delivery, mark_duplicates
 from finlake.cleaned.scd2 import attributes_hash, build_scd2_changes
 from finlake.cleaned.sources import CHECK_PREFIX, Lookups
 from finlake.lake.api import Lake, WriteTxn
@@ -374,16 +374,10 @@ def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, p
     lake = state.lake
     raw = state.raw_until[step.source].filter(F.col("_batch_id").isin(batches))
     typed = gate.flag(step.clean(raw, state), step.target)
-    present = F.lit(True)
-    for k in step.keys:
-        present = present & F.col(k).isNotNull()
-    # Inside one batch the last line of a key wins; rows without a complete key are never
-    # duplicates (their missing key is for the quarantine rules to report).
-    # Keys first: the rows sort by (keys, batch, line), and the re-send windows over the keys
-    # alone reuse that order instead of sorting again.
-    by_line = Window.partitionBy(*step.keys, "_batch_id").orderBy(F.col("_line_number").desc())
+    # Shuffled by key once: the duplicate window sorts by (keys, batch, line), and the re-send
+    # windows over the keys alone reuse that order instead of sorting again.
     marked = (typed.repartition(*step.keys)
-              .withColumn(DUPLICATE, present & (F.row_number().over(by_line) > 1))
+              .transform(mark_duplicates(step.keys))
               .withColumn(ACCEPTED, ~F.col(DUPLICATE) & (F.size("_rules_broken") == 0)))
     if step.history:  # SCD2 keeps every accepted version: nothing is superseded or re-sent
         marked = marked.withColumn("_superseded", F.lit(False)).withColumn("_late_resend", F.lit(False))
@@ -434,16 +428,16 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
     again) and ``_late_resend`` (the row replaces one of an earlier batch: of this run, or
     already in the table). Both are false for rows that are not accepted.
 
-    A key has at most one accepted row per batch (the duplicate flag keeps the last line), so
-    its accepted rows are ordered by (batch, line) without ties: a row is superseded when it
+    A key has at most one accepted row per batch (the duplicate flag keeps the last delivered),
+    so its accepted rows are ordered by ``delivery()`` without ties: a row is superseded when it
     is not the latest of them, and a late re-send when it is not the first. The latest and the
     first are aggregates over the key, a window without an order, which reuses the sort of the
     duplicate window instead of sorting every row again.
     """
     accepted = F.col(ACCEPTED)
     by_key = Window.partitionBy(*step.keys)
-    delivery = F.struct("_batch_id", "_line_number")
-    accepted_delivery = F.when(accepted, delivery)
+    delivered = delivery()
+    accepted_delivery = F.when(accepted, delivered)
     ranked = (marked.withColumn("_latest", F.max(accepted_delivery).over(by_key))
               .withColumn("_first", F.min(accepted_delivery).over(by_key)))
     if lake.exists(step.target):
@@ -451,8 +445,8 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
         ranked = ranked.join(existing, list(step.keys), "left")
     else:
         ranked = ranked.withColumn("_in_table", F.lit(None).cast("boolean"))
-    return (ranked.withColumn("_superseded", accepted & (delivery < F.col("_latest")))
-            .withColumn("_late_resend", accepted & ((delivery > F.col("_first"))
+    return (ranked.withColumn("_superseded", accepted & (delivered < F.col("_latest")))
+            .withColumn("_late_resend", accepted & ((delivered > F.col("_first"))
                                                     | F.coalesce(F.col("_in_table"), F.lit(False))))
             .drop("_latest", "_first", "_in_table"))
 
