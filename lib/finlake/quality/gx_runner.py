@@ -186,22 +186,32 @@ def validate(df, suite: Suite, quality_root: str, run_name: str, waivers: dict[s
             "result": dict(r.result or {}),
             "exception": info.get("exception_message") if raised else None,
         })
-    validation_id, suite_id = _identifiers(context, result)
+    validation_id, suite_id = _identifiers(quality_root, result)
     return GxOutcome(results=outcomes, validation_id=validation_id, suite_id=suite_id)
 
 
-def _identifiers(context, result):
+def _identifiers(quality_root: str, result):
     """The store keys of this result and its suite, for an incremental Data Docs build.
 
-    Looked up in the store rather than rebuilt: the key must equal the stored one exactly.
+    Read from the stored file's path rather than rebuilt from the result: the key must equal the
+    stored one exactly. Only this suite's and run's folder is looked at (GX's store lists, and
+    parses, every stored result).
     """
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
 
-    run_id = result.meta["run_id"]
-    keys = [k for k in context.validation_results_store.list_keys()
-            if k.expectation_suite_identifier.name == result.suite_name and k.run_id.run_name == run_id.run_name]
-    validation_id = max(keys, key=lambda k: k.run_id.run_time) if keys else None
-    return validation_id, ExpectationSuiteIdentifier(name=result.suite_name)
+    suite_id = ExpectationSuiteIdentifier(name=result.suite_name)
+    run_name = result.meta["run_id"].run_name
+    # <suite parts>/<run name>/<run time>/<batch>.json; GX's run time sorts as text.
+    stored = list(results_store(quality_root).joinpath(*suite_id.to_tuple(), run_name).glob("*/*.json"))
+    if not stored:
+        return None, suite_id
+    latest = max(stored, key=lambda f: (f.parent.name, f.name))
+    validation_id = ValidationResultIdentifier.from_tuple(
+        (*suite_id.to_tuple(), run_name, latest.parent.name, latest.name.removesuffix(".json")))
+    return validation_id, suite_id
 
 
 def build_docs(quality_root: str, outcome: GxOutcome, validation_banner: str, index_banner: str) -> Path:
