@@ -257,10 +257,10 @@ def archive_old_validations(quality_root: str, keep: int) -> int:
     ``<quality_root>/archive/`` (``gx/validations/...`` and ``data_docs/validations/...``, same
     relative paths); return how many moved.
 
-    GX lists, and parses the key of, every stored result and every page at each Data Docs build,
-    and finlake looks up each new result's key the same way: with a year of daily runs (about
-    10,000 results) each gate took 5 s longer. The index shows only the newest ``keep``
-    (INDEX_LIMIT) anyway. GX deletes a page whose result left its store, so the page moves too;
+    GX lists, and parses the key of, every stored result and every page at each Data Docs build:
+    with a year of daily runs (about 10,000 results) each gate took about 4 s longer
+    (``bench/bench_docs_history.py``). The index shows only the newest ``keep`` (INDEX_LIMIT)
+    anyway. GX deletes a page whose result left its store, so the page moves too;
     the archive gets a copy of the site's ``static/`` folder, so an archived page opens offline
     as before. ``quality.results`` holds every check either way.
     """
