@@ -2,7 +2,8 @@
 
 One GX context per process, kept in memory (no ``great_expectations.yml`` anywhere) but with its
 stores on disk under ``<quality_root>/gx`` so the Data Docs site at ``<quality_root>/data_docs``
-lists every validation ever run, not only this process's.
+lists the latest validations of every process, not only this one's (older ones move to
+``<quality_root>/archive``, see ``archive_old_validations``).
 
 Cost on Spark (measured by ``bench/bench_gates.py``): GX bundles the aggregate metrics of all
 expectations into a few ``df.agg`` jobs, one per level of its metric graph. What adds a job *per
