@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_gates import ROOT, SUITE, TABLE_YAML, build_frame
+from bench_gates import ROOT, build_frame, write_declarations
 
 TABLE = "cleaned.bench_txn"
 
@@ -63,23 +63,13 @@ def main() -> None:
     from finlake.catalog import Catalog
     from finlake.lake import Lake
     from finlake.quality import QualityGate, gx_runner
-    from finlake.quality.quarantine import render_declaration
     from finlake.settings import load_settings
     from finlake.spark import get_spark
 
     work = Path(tempfile.mkdtemp(prefix="bench_docs_history_"))
     try:
-        schemas = work / "schemas"
-        for layer in ("quality", "cleaned", "quarantine"):
-            (schemas / layer).mkdir(parents=True)
-        shutil.copy(ROOT / "schemas" / "quality" / "results.yaml", schemas / "quality" / "results.yaml")
-        (schemas / "cleaned" / "bench_txn.yaml").write_text(TABLE_YAML, encoding="utf-8")
-        (schemas / "quarantine" / "bench_txn.yaml").write_text(
-            render_declaration(Catalog.load(schemas).get(TABLE)), encoding="utf-8")
+        schemas, _ = write_declarations(work)
         expectations_dir = work / "expectations"
-        (expectations_dir / "cleaned").mkdir(parents=True)
-        (expectations_dir / "cleaned" / "bench_txn.json").write_text(
-            json.dumps({"name": TABLE, "expectations": SUITE}), encoding="utf-8")
 
         def settings_for(name: str):
             return load_settings(overrides={

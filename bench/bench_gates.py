@@ -101,6 +101,25 @@ def build_frame(spark, rows: int):
     return df
 
 
+def write_declarations(work: Path) -> tuple[Path, Path]:
+    """The bench table's catalog (with quality.results and its quarantine table) and its suite,
+    under ``work``; returns (schemas dir, suite file)."""
+    from finlake.catalog import Catalog
+    from finlake.quality.quarantine import render_declaration
+
+    schemas = work / "schemas"
+    for layer in ("quality", "cleaned", "quarantine"):
+        (schemas / layer).mkdir(parents=True)
+    shutil.copy(ROOT / "schemas" / "quality" / "results.yaml", schemas / "quality" / "results.yaml")
+    (schemas / "cleaned" / "bench_txn.yaml").write_text(TABLE_YAML, encoding="utf-8")
+    (schemas / "quarantine" / "bench_txn.yaml").write_text(
+        render_declaration(Catalog.load(schemas).get("cleaned.bench_txn")), encoding="utf-8")
+    suite_file = work / "expectations" / "cleaned" / "bench_txn.json"
+    suite_file.parent.mkdir(parents=True)
+    suite_file.write_text(json.dumps({"name": "cleaned.bench_txn", "expectations": SUITE}), encoding="utf-8")
+    return schemas, suite_file
+
+
 def jobs_in(spark, group: str) -> int:
     return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
 
@@ -153,23 +172,13 @@ def main() -> None:
     from finlake.catalog import Catalog
     from finlake.lake import Lake
     from finlake.quality import gx_runner, load_suite
-    from finlake.quality.quarantine import render_declaration
     from finlake.settings import load_settings
     from finlake.spark import get_spark
 
     work = Path(tempfile.mkdtemp(prefix="bench_gates_"))
     try:
-        schemas = work / "schemas"
-        for layer in ("quality", "cleaned", "quarantine"):
-            (schemas / layer).mkdir(parents=True)
-        shutil.copy(ROOT / "schemas" / "quality" / "results.yaml", schemas / "quality" / "results.yaml")
-        (schemas / "cleaned" / "bench_txn.yaml").write_text(TABLE_YAML, encoding="utf-8")
-        (schemas / "quarantine" / "bench_txn.yaml").write_text(
-            render_declaration(Catalog.load(schemas).get("cleaned.bench_txn")), encoding="utf-8")
+        schemas, suite_file = write_declarations(work)
         expectations_dir = work / "expectations"
-        (expectations_dir / "cleaned").mkdir(parents=True)
-        suite_file = expectations_dir / "cleaned" / "bench_txn.json"
-        suite_file.write_text(json.dumps({"name": "cleaned.bench_txn", "expectations": SUITE}), encoding="utf-8")
 
         settings = load_settings(overrides={
             "home": str(work / "home"), "lake_engine": "bridge", "spark_master": "local[2]",
