@@ -273,8 +273,9 @@ def archive_old_validations(quality_root: str, keep: int) -> int:
     # sorts as text.
     results = sorted(store.rglob("*.json"), key=lambda f: (f.parent.name, str(f)), reverse=True)
     old = results[keep:]
-    if old and (site / "static").is_dir() and not (archive / "data_docs" / "static").is_dir():
-        shutil.copytree(site / "static", archive / "data_docs" / "static", dirs_exist_ok=True)
+    if old and (site / "static").is_dir():  # new asset files only: a later finlake may vendor new versions
+        shutil.copytree(site / "static", archive / "data_docs" / "static", dirs_exist_ok=True,
+                        copy_function=lambda src, dst: os.path.exists(dst) or shutil.copy2(src, dst))
     moved = 0
     for result in old:
         relative = result.relative_to(store)
