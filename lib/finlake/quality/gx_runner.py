@@ -249,10 +249,6 @@ def results_store(quality_root: str) -> Path:
     return Path(quality_root) / "gx" / "uncommitted" / "validations"
 
 
-def archive_root(quality_root: str) -> Path:
-    return Path(quality_root) / "archive"
-
-
 def archive_old_validations(quality_root: str, keep: int) -> int:
     """Move all but the newest ``keep`` validation results, with their Data Docs pages, to
     ``<quality_root>/archive/`` (``gx/validations/...`` and ``data_docs/validations/...``, same
@@ -266,7 +262,7 @@ def archive_old_validations(quality_root: str, keep: int) -> int:
     as before. ``quality.results`` holds every check either way.
     """
     root = Path(quality_root)
-    store, site, archive = results_store(quality_root), root / "data_docs", archive_root(quality_root)
+    store, site, archive = results_store(quality_root), root / "data_docs", root / "archive"
     if not store.is_dir():
         return 0
     # <suite parts>/<run name>/<run time>/<batch>.json; GX's run time (20261123T074941.927050Z)
