@@ -125,12 +125,25 @@ def test_incremental_build_accounts_dedups_corrects_and_keeps_history(clean_lake
     ], "txn_id string, ts timestamp, business_date date, amount decimal(18,2), currency string, fx_rate decimal(18,6), "
        "amount_cny decimal(18,2), signed_amount_cny decimal(18,2), city_code string, _batch_id string"))
 
-    quarantined = lake.read("quarantine.transactions").select("txn_id", F.array_sort("_rules_broken").alias("rules"))
+    # Each quarantined row says where it was delivered: the landing file and its line there.
+    quarantined = lake.read("quarantine.transactions").select("txn_id", F.array_sort("_rules_broken").alias("rules"),
+                                                              "_source_file", "_line_number")
+    landed = "transactions/2024-03-01/transactions_20240301.csv"
     assertDataFrameEqual(quarantined, spark.createDataFrame([
-        ("T00000000000003", ["amount_non_zero_within_limits"]),
-        ("T00000000000004", ["transaction_account_exists"]),
-        ("T00000000000006", ["ts_valid"]),
-    ], "txn_id string, rules array<string>"))
+        ("T00000000000003", ["amount_non_zero_within_limits"], landed, 5),
+        ("T00000000000004", ["transaction_account_exists"], landed, 6),
+        ("T00000000000006", ["ts_valid"], landed, 7),
+    ], "txn_id string, rules array<string>, _source_file string, _line_number bigint"))
+    from finlake.commands.quality import _quarantined  # what 'finlake quality --run' shows a steward
+
+    assert [(r["table"], r["rule"], r["rows"], r["first"]) for r in _quarantined(lake, "run-1")] == [
+        ("cleaned.accounts", "account_customer_exists", 1, "accounts/2024-03-01/accounts_20240301.csv:4"),
+        ("cleaned.customers", "resident_id_check_digit_and_birth_date", 1,
+         "customers/2024-03-01/customers_20240301.csv:3"),
+        ("cleaned.transactions", "amount_non_zero_within_limits", 1, f"{landed}:5"),
+        ("cleaned.transactions", "transaction_account_exists", 1, f"{landed}:6"),
+        ("cleaned.transactions", "ts_valid", 1, f"{landed}:7"),
+    ]
 
     assertDataFrameEqual(lake.read("cleaned.accounts").select("account_id"),
                          spark.createDataFrame([("A0000000001",), ("A0000000002",)], "account_id string"))

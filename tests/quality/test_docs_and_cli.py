@@ -153,7 +153,7 @@ def test_finlake_quality_run_report_shows_waived_failures_and_quarantined_rows(g
     from finlake.commands.quality import _quarantined  # the project catalog has no quarantine.qt_accounts
 
     assert _quarantined(lake, "run-1") == [
-        {"table": TABLE, "rule": "expect_column_values_to_not_be_null:account_id", "rows": 1}]
+        {"table": TABLE, "rule": "expect_column_values_to_not_be_null:account_id", "rows": 1, "first": None}]
 
 
 def test_finlake_quality_history_shows_each_expectation_over_runs(gated):

@@ -10,7 +10,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from finlake.errors import QualityGateError
 from finlake.lake import WriteTxn
@@ -115,6 +115,39 @@ def test_quarantined_rows_are_released_after_the_rule_is_fixed(lake, qsettings, 
     assert sorted(r.account_id for r in lake.read(TABLE).collect()) == ["A1", "A2"]
     held = lake.read("quarantine.qt_accounts").collect()
     assert [(r.account_id, r.currency) for r in held] == [(None, "USD")]
+
+
+def test_quarantined_rows_say_where_they_were_delivered_also_in_a_table_from_before_that_column(
+        spark, lake, qsettings, expectations_dir, accounts):
+    """Rows with raw lineage keep their landing file and line; a quarantine table created before
+    those columns were declared gains them on its next append (null for its old rows)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from finlake.quality.quarantine import PROVENANCE_COLUMNS
+
+    write_suite(expectations_dir, TABLE, [
+        expectation("expect_column_values_to_be_in_set", quarantine=True, column="currency", value_set=["EUR"]),
+    ])
+    spec = lake.spec("quarantine.qt_accounts")
+    before = T.StructType([f for f in spec.schema.fields if f.name not in PROVENANCE_COLUMNS])
+    old = spark.createDataFrame([("A0", "GBP", None, ["old rule"], "run-0", None, TABLE, "q-0")], before)
+    write_deltalake(qsettings.table_path("quarantine", "qt_accounts"), old.toArrow())
+
+    landed = "accounts/2024-03-01/accounts_20240301.csv"
+    df = (accounts([("A1", "EUR", 1), ("A2", "USD", 2)])
+          .withColumn("_source_file", F.lit(landed))
+          .withColumn("_line_number", F.when(F.col("account_id") == "A1", 2).otherwise(3).cast("bigint")))
+    gate = QualityGate(lake.for_job("load", "run-1"), qsettings, run_id="run-1", expectations_dir=expectations_dir)
+    _, bad = gate.split(df, TABLE)
+    gate.quarantine(bad, TABLE)
+
+    held = pl.from_arrow(DeltaTable(qsettings.table_path("quarantine", "qt_accounts")).to_pyarrow_table())
+    assert held.columns == [f.name for f in spec.schema.fields]
+    assert sorted(held.select("account_id", "_run_id", "_source_file", "_line_number").rows()) == [
+        ("A0", "run-0", None, None),
+        ("A2", "run-1", landed, 3),
+    ]
 
 
 def test_an_active_waiver_lets_the_write_go_ahead_and_an_expired_one_no_longer_hides_the_failure(

@@ -43,7 +43,9 @@ from finlake.cleaned.standardise import (
 )
 
 CHECK_PREFIX = "_check_"
-LINEAGE = ("_batch_id", "_business_date", "_line_number", "_row_hash")
+# Raw lineage every cleaned frame carries: the dedup order (dedup.DELIVERY), the accounting
+# (batch, business date) and where a quarantined row was delivered (file and line).
+LINEAGE = ("_batch_id", "_business_date", "_source_file", "_line_number", "_row_hash")
 DATE_FORMATS = {"core": "yyyy-MM-dd", "branch": "yyyy/MM/dd"}
 
 

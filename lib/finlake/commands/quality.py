@@ -114,9 +114,9 @@ def _run_report(lake, args, waivers, docs_path) -> int:
                       "-" if s.table_version is None else str(s.table_version), str(s.checks), _failures_text(s.failures))
     console.print(table)
     if quarantined:
-        q = Table("table", "rule broken", "rows", title="rows quarantined in this run")
+        q = Table("table", "rule broken", "rows", "first row (landing file:line)", title="rows quarantined in this run")
         for row in quarantined:
-            q.add_row(row["table"], escape(row["rule"]), f"{row['rows']:,}")
+            q.add_row(row["table"], escape(row["rule"]), f"{row['rows']:,}", escape(row["first"] or "-"))
         console.print(q)
     for name, rows in accounting.items():
         if not rows:
@@ -158,17 +158,30 @@ def _history(lake, args, waivers, docs_path) -> int:
 
 
 def _quarantined(lake, run_id: str) -> list[dict]:
-    """Rows quarantined in ``run_id`` per target table and rule, from every quarantine table."""
+    """Rows quarantined in ``run_id`` per target table and rule, from every quarantine table, with
+    the first delivered row that broke the rule (``file:line``; None when the rows carry no
+    lineage, or the quarantine table predates it)."""
     from pyspark.sql import functions as F
+
+    from finlake.quality.quarantine import PROVENANCE_COLUMNS
 
     out = []
     for name in lake.catalog.names("quarantine"):
         if not lake.exists(name):
             continue
-        counts = (lake.read(name).filter(F.col("_run_id") == run_id)
-                  .select("_source_table", F.explode("_rules_broken").alias("rule"))
-                  .groupBy("_source_table", "rule").count().collect())
-        out += [{"table": r["_source_table"], "rule": r["rule"], "rows": r["count"]} for r in counts]
+        held = lake.read(name)
+        located = all(c in held.columns for c in PROVENANCE_COLUMNS)
+        where = (F.struct("_source_file", "_line_number") if located
+                 else F.lit(None).cast("struct<_source_file:string,_line_number:bigint>"))
+        counts = (held.filter(F.col("_run_id") == run_id)
+                  .select("_source_table", F.explode("_rules_broken").alias("rule"), where.alias("at"))
+                  .groupBy("_source_table", "rule")
+                  .agg(F.count(F.lit(1)).alias("rows"), F.min(F.when(F.col("at._source_file").isNotNull(), F.col("at")))
+                       .alias("first"))
+                  .collect())
+        out += [{"table": r["_source_table"], "rule": r["rule"], "rows": r["rows"],
+                 "first": f"{r['first']['_source_file']}:{r['first']['_line_number']}" if r["first"] else None}
+                for r in counts]
     return sorted(out, key=lambda r: (r["table"], r["rule"]))
 
 

@@ -30,7 +30,7 @@ from finlake.catalog import PROJECT_ROOT
 from finlake.errors import QualityGateError
 from finlake.lake.api import CommitResult, Lake, WriteTxn
 from finlake.quality import banners, gx_runner, results
-from finlake.quality.quarantine import META_COLUMNS, check_declaration, quarantine_table
+from finlake.quality.quarantine import META_COLUMNS, PROVENANCE_COLUMNS, check_declaration, quarantine_table
 from finlake.quality.results import CheckResult
 from finlake.quality.rules import rules_broken
 from finlake.quality.suites import SEVERITIES, Suite, SuiteError, load_suite, suite_path
@@ -143,6 +143,8 @@ class QualityGate:
         if bad.isEmpty():
             return None
         source_columns = [c.name for c in spec.columns if c.name not in META_COLUMNS]
+        provenance = [F.col(c) if c in bad.columns else F.lit(None).cast(spec.schema[c].dataType).alias(c)
+                      for c in PROVENANCE_COLUMNS]
         rows = bad.select(
             *source_columns,
             "_rules_broken",
@@ -150,8 +152,11 @@ class QualityGate:
             F.current_timestamp().alias("_quarantined_at"),
             F.lit(table).alias("_source_table"),
             F.expr("uuid()").alias("_quarantine_id"),
+            *provenance,
         )
-        result = self.lake.append(spec.name, rows, txn=txn)
+        # The rows have exactly the declared columns, so merge_schema can only add the provenance
+        # columns to a quarantine table created before they were declared (null for its old rows).
+        result = self.lake.append(spec.name, rows, txn=txn, merge_schema=True)
         log.info("%s: %s rows quarantined in %s (run %s)", table, result.rows_written, spec.name, self.run_id)
         return result
 

@@ -9,7 +9,10 @@ table. Its columns are the source table's columns, all nullable (a row is often 
 - ``_run_id string``: the run that quarantined it;
 - ``_quarantined_at timestamp``: when;
 - ``_source_table string``: the table the row was meant for;
-- ``_quarantine_id string``: a unique id, so a re-processed row can be released exactly once.
+- ``_quarantine_id string``: a unique id, so a re-processed row can be released exactly once;
+- ``_source_file string`` and ``_line_number bigint``: where the row was delivered (the landing
+  file relative to the landing root, and its line there: the raw table's primary key), so a
+  steward can open the file at the line. Null when the gated rows carry no raw lineage.
 
 Keeping the source columns typed (rather than one JSON blob) means a steward can query, fix
 and re-gate the rows with the same code path as fresh data: see :meth:`QualityGate.reprocess`.
@@ -28,7 +31,11 @@ QUARANTINE_COLUMNS = (
     ("_quarantined_at", "timestamp", "When the row was quarantined (UTC)"),
     ("_source_table", "string", "Table the row was meant for (layer.table)"),
     ("_quarantine_id", "string", "Unique id of the quarantined row; releases it exactly once"),
+    ("_source_file", "string", "Landing file the row came from, relative to the landing root (null if unknown)"),
+    ("_line_number", "bigint", "Line of the row in that file, the header being line 1 (null if unknown)"),
 )
+# Carried from the gated rows when they have them (raw lineage), else null.
+PROVENANCE_COLUMNS = ("_source_file", "_line_number")
 META_COLUMNS = tuple(name for name, _, _ in QUARANTINE_COLUMNS)
 
 
