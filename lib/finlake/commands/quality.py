@@ -159,8 +159,8 @@ def _history(lake, args, waivers, docs_path) -> int:
 
 def _quarantined(lake, run_id: str) -> list[dict]:
     """Rows quarantined in ``run_id`` per target table and rule, from every quarantine table, with
-    the first delivered row that broke the rule (``file:line``; None when the rows carry no
-    lineage, or the quarantine table predates it)."""
+    the first row that broke the rule by landing file, then line (``file:line``; None when the
+    rows carry no lineage, or the quarantine table predates it)."""
     from pyspark.sql import functions as F
 
     from finlake.quality.quarantine import PROVENANCE_COLUMNS
