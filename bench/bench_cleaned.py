@@ -40,6 +40,13 @@ ROOT = Path("/tmp/finlake_bench")
 BENCH_KEY = "bench-key-not-a-secret-0123456789"
 
 
+def drop_built_layers(settings) -> None:
+    """Remove what build_cleaned writes (cleaned, quarantine, quality tables and reports); raw stays."""
+    for layer in ("cleaned", "quarantine", "quality"):
+        shutil.rmtree(Path(settings.table_root) / layer, ignore_errors=True)
+    shutil.rmtree(settings.quality_root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.1)
@@ -79,9 +86,7 @@ def main() -> None:
     started = time.perf_counter()
     ingest_all(lake, settings, f"bench-ingest-{time.time():.0f}")  # lands only batches not landed yet
     print(f"ingest (new batches only) took {time.perf_counter() - started:.0f}s")
-    for layer in ("cleaned", "quarantine", "quality"):
-        shutil.rmtree(Path(settings.table_root) / layer, ignore_errors=True)
-    shutil.rmtree(settings.quality_root, ignore_errors=True)
+    drop_built_layers(settings)
 
     sources = sorted({s.source for s in STEPS if lake.exists(s.source)})
     raw_rows = sum(lake.read(t).count() for t in sources)  # also warms the file-system cache
@@ -114,9 +119,7 @@ def main() -> None:
     # (mid-month: no month-end balances) and time that day's batches alone.
     last = lake.read("raw.transactions").agg(F.max("_business_date")).first()[0]
     day = args.daily_date or last - dt.timedelta(days=16)
-    for layer in ("cleaned", "quarantine", "quality"):
-        shutil.rmtree(Path(settings.table_root) / layer, ignore_errors=True)
-    shutil.rmtree(settings.quality_root, ignore_errors=True)
+    drop_built_layers(settings)
     started = time.perf_counter()
     build_cleaned(lake, settings, "bench-clean-backfill", as_of=day - dt.timedelta(days=1))
     backfill_seconds = time.perf_counter() - started
