@@ -62,7 +62,8 @@ def bench_segmentation(lake, landing: Path) -> dict:
     as_of = workflows.latest_as_of(features)
     snapshot = features.where(F.col("as_of") == F.lit(as_of)).cache()
     started = time.perf_counter()
-    result = segmentation.train_segmentation(snapshot, workflows.SEGMENTATION_FEATURES)
+    result = segmentation.train_segmentation(snapshot, workflows.SEGMENTATION_FEATURES,
+                                             k_values=lake.settings.segmentation_k_values())
     seconds = time.perf_counter() - started
     personas = read_truth(landing, "personas")
 

@@ -94,7 +94,7 @@ def test_segment_without_distinct_trait_is_mainstream():
 
 def test_missing_feature_column_is_named(customers_df):
     with pytest.raises(FeatureColumnsError, match="no_such_column"):
-        seg.train_segmentation(customers_df, ["aum_balance", "no_such_column"])
+        seg.train_segmentation(customers_df, ["aum_balance", "no_such_column"], k_values=(3,))
 
 
 def test_pca_keeps_one_component_per_shared_pattern_and_drops_the_noise_around_it(spark):

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 FEATURES_COL = "segment_features"  # the scaled features: centroids, profiles and names are read here
 COMPONENTS_COL = "segment_components"  # their principal components: KMeans and the silhouette work here
 CLUSTER_COL = "cluster"
-DEFAULT_K_VALUES = tuple(range(5, 10))  # = the default of the segmentation_k setting
 # A feature distinguishes a segment when its centroid lies this many standard deviations away
 # from the overall mean.
 DISTINCT_Z = 0.5
@@ -195,8 +194,8 @@ def principal_components(scaled: DataFrame, n_features: int):
 def train_segmentation(
     df: DataFrame,
     feature_cols: list[str],
+    k_values: tuple[int, ...],
     id_col: str = "customer_id",
-    k_values: tuple[int, ...] = DEFAULT_K_VALUES,
     previous: DataFrame | None = None,
     max_iter: int = 30,
     seed: int = 7,
@@ -204,8 +203,8 @@ def train_segmentation(
 ) -> SegmentationResult:
     """Fit the segmentation on ``df`` (one row per customer).
 
-    ``k_values``: the candidate numbers of segments; the default 5-9 is the range marketers can
-    act on (one strategy per segment) above the 4-way split the statistical and rule tags already
+    ``k_values``: the candidate numbers of segments, required (jobs pass the ``segmentation_k``
+    setting); that setting's default 5-9 is the range marketers can act on (one strategy per segment) above the 4-way split the statistical and rule tags already
     give (age band, AUM tier, active or dormant), which the silhouette alone tends to prefer.
     ``previous``: (``id_col``, ``segment_id``) rows from the current champion on the same
     customers; when given, segment ids are kept stable and the migration matrix is returned. ``restarts``: KMeans fits per k (seeds ``seed``, ``seed + 1``,
