@@ -429,15 +429,23 @@ class BridgeEngine:
                 fs.delete_file(f"{root}/{a.path}")
 
     # --- maintenance -----------------------------------------------------------------
-    def vacuum(self, path: str, retention_hours: float, dry_run: bool) -> list[str]:
+    def vacuum(self, path: str, retention_hours: float, dry_run: bool, meta: dict[str, str]) -> list[str]:
+        """The files deleted (with ``dry_run``: that would be), relative to the table.
+
+        delta-rs lists a tombstone's file again on every vacuum until a checkpoint drops the
+        tombstone, though the file is gone, and writes two commits (VACUUM START, END) even with
+        nothing to delete. So the candidates are listed first, only those still on disk count,
+        and with none the table gets no commit (a weekly maintenance run leaves quiet tables alone).
+        """
+        options = dict(retention_hours=math.ceil(retention_hours), enforce_retention_duration=False, full=True)
+        fs, root = self._fs(path)
         with self._lock(path):
             dt = self._table(path)
-            removed = dt.vacuum(
-                retention_hours=math.ceil(retention_hours),
-                dry_run=dry_run,
-                enforce_retention_duration=False,
-                full=True,
-            )
+            candidates = dt.vacuum(dry_run=True, **options)
+            on_disk = fs.get_file_info([f"{root}/{unquote(rel)}" for rel in candidates])
+            removed = [rel for rel, info in zip(candidates, on_disk) if info.type != pafs.FileType.NotFound]
+            if removed and not dry_run:
+                dt.vacuum(dry_run=False, commit_properties=CommitProperties(custom_metadata=meta), **options)
             removed += self._vacuum_staging(path, retention_hours, dry_run)
         return removed
 

@@ -226,11 +226,15 @@ class NativeEngine:
             ))
         return out
 
-    def vacuum(self, path: str, retention_hours: float, dry_run: bool) -> list[str]:
+    def vacuum(self, path: str, retention_hours: float, dry_run: bool, meta: dict[str, str]) -> list[str]:
         self.spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
         files = [r[0] for r in self.spark.sql(f"VACUUM delta.`{path}` RETAIN {retention_hours} HOURS DRY RUN").collect()]
-        if not dry_run:
-            self.spark.sql(f"VACUUM delta.`{path}` RETAIN {retention_hours} HOURS").collect()
+        if files and not dry_run:  # as the bridge: nothing to delete, no VACUUM commits
+            self._sql_txn(meta, None)
+            try:
+                self.spark.sql(f"VACUUM delta.`{path}` RETAIN {retention_hours} HOURS").collect()
+            finally:
+                self._clear_sql_txn()
         return files
 
     def compact(self, path: str, target_file_bytes: int, meta: dict[str, str]) -> CommitResult:
