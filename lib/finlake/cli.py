@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "finlake.commands.features",
     "finlake.commands.models",
     "finlake.commands.marketing",
+    "finlake.commands.maintain",
 ]
 
 # CLI flag -> settings field. Flags given on the command line win over everything else.
