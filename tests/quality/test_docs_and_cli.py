@@ -141,6 +141,16 @@ def test_finlake_quality_json_shows_the_latest_status_with_failures_and_the_data
     assert doc["data_docs"] == str(Path(qsettings.quality_root) / "data_docs" / "index.html")
 
 
+def test_the_latest_status_collects_only_each_tables_latest_run(gated):
+    """The report's input stays one run per table however long the history grows."""
+    from finlake.commands.quality import _checked_tables, _results
+
+    _, lake, _, _ = gated
+    assert {(r["table"], r["run_id"]) for r in _results(lake)} == {(TABLE, "run-1"), (TABLE, "run-2")}
+    assert {(r["table"], r["run_id"]) for r in _results(lake, latest_run_per_table=True)} == {(TABLE, "run-2")}
+    assert _checked_tables(lake) == [TABLE]
+
+
 def test_finlake_quality_run_report_shows_waived_failures_and_quarantined_rows(gated):
     qsettings, lake, _, _ = gated
     code, out = cli(qsettings, "--run", "run-1", "--json")

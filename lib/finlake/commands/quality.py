@@ -62,7 +62,13 @@ def run(args, settings) -> int:
     return _latest(lake, args, waivers, docs_path)
 
 
-def _results(lake, where=None) -> list[dict]:
+def _results(lake, where=None, latest_run_per_table: bool = False) -> list[dict]:
+    """Rows of quality.results matching ``where``. With ``latest_run_per_table``, only each
+    table's latest run (the run of its latest check), chosen in Spark: the latest status then
+    collects one run per table, not every check of every run since the lake began."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
     from finlake.quality.results import RESULTS_TABLE
 
     if not lake.exists(RESULTS_TABLE):
@@ -70,13 +76,25 @@ def _results(lake, where=None) -> list[dict]:
     df = lake.read(RESULTS_TABLE)
     if where is not None:
         df = df.filter(where)
+    if latest_run_per_table:
+        latest_run = F.max_by("run_id", "checked_at").over(Window.partitionBy("table"))
+        df = (df.withColumn("_latest_run", latest_run)
+              .filter(F.col("run_id") == F.col("_latest_run")).drop("_latest_run"))
     return [r.asDict() for r in df.collect()]
+
+
+def _checked_tables(lake) -> list[str]:
+    from finlake.quality.results import RESULTS_TABLE
+
+    if not lake.exists(RESULTS_TABLE):
+        return []
+    return sorted(r[0] for r in lake.read(RESULTS_TABLE).select("table").distinct().collect())
 
 
 def _latest(lake, args, waivers, docs_path) -> int:
     from finlake.quality.reports import latest_status
 
-    statuses = latest_status(_results(lake))
+    statuses = latest_status(_results(lake, latest_run_per_table=True))
     if args.json:
         _emit_json({"tables": [s.as_dict() for s in statuses], "data_docs": docs_path, "waivers": waivers})
         return 0
@@ -142,7 +160,7 @@ def _history(lake, args, waivers, docs_path) -> int:
         return 0
     console = Console()
     if not trends:
-        checked = sorted({r["table"] for r in _results(lake)})
+        checked = _checked_tables(lake)
         console.print(f"no quality results for {args.history}; tables with results: {', '.join(checked) or 'none yet'}")
     out = Table("expectation", "severity", "runs (oldest -> latest)", "latest observed", "latest run",
                 title=f"expectation trends for {args.history} ('.' pass, 'x' blocking fail, 'w' warning/waived fail)")
