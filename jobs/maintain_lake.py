@@ -15,8 +15,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", action="append", help="only this layer.table (repeatable)")
-    parser.add_argument("--layer", action="append", help="only this layer (repeatable)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--table", action="append", help="only this layer.table (repeatable)")
+    which.add_argument("--layer", action="append", help="only this layer (repeatable)")
     parser.add_argument("--retention-hours", type=float, default=None,
                         help="default: the vacuum_retention_hours setting (168)")
     parser.add_argument("--allow-short-retention", action="store_true")

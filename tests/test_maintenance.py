@@ -122,7 +122,7 @@ def test_a_dry_run_moves_nothing_and_lists_what_vacuum_would_delete(lake):
     assert "(dry run)" in report.summary() and "2 files to delete" in report.summary()
 
 
-def test_a_short_retention_is_refused_before_any_file_moves(lake):
+def test_a_short_retention_and_bad_names_are_refused_before_any_file_moves(lake):
     append_small_files(lake, "cleaned.events", 2)
     version = lake.version("cleaned.events")
     with pytest.raises(SettingsError, match=r"--retention-hours is 24 hours, below 168.*--allow-short-retention"):
@@ -132,6 +132,8 @@ def test_a_short_retention_is_refused_before_any_file_moves(lake):
         maintain_lake(lake, hasty, "m")
     with pytest.raises(SettingsError, match="no layer gold in the catalog; layers: cleaned, raw"):
         maintain_lake(lake, lake.settings, "m", layers=["gold"])
+    with pytest.raises(SettingsError, match="name tables or layers to maintain, not both"):
+        maintain_lake(lake, lake.settings, "m", tables=["cleaned.events"], layers=["raw"])
     assert lake.version("cleaned.events") == version and len(files_on_disk(lake, "cleaned.events")) == 2
 
 

@@ -78,6 +78,8 @@ class MaintenanceReport:
 def tables_to_maintain(lake: Lake, tables: list[str] | None = None, layers: list[str] | None = None) -> list[str]:
     """The declared tables named by ``tables`` or in ``layers`` (default: every declared table);
     an unknown name raises TableNotFoundError, which lists the known ones."""
+    if tables and layers:
+        raise SettingsError("name tables or layers to maintain, not both")
     if tables:
         for name in tables:
             lake.spec(name)

@@ -56,8 +56,9 @@ class Settings:
     # Runs: a run lock older than this many hours is stale (its owner is presumed dead) even
     # when its process cannot be checked (another host); `finlake run --break-stale-lock`.
     run_lock_max_age_hours: float = 12.0
-    # Maintenance: `finlake maintain` deletes the files no table version of the last this many
-    # hours needs (Delta's own default, 7 days); older versions can no longer be read.
+    # Maintenance: `finlake maintain` keeps the files that every table version committed in the
+    # last this many hours needs (Delta's default, 7 days) and deletes the rest; older versions
+    # can no longer be read.
     vacuum_retention_hours: float = 168.0
     # Where each value came from: field -> "default" | "conf/<env>.yaml" | "env FINLAKE_X" | "cli".
     sources: dict[str, str] = field(default_factory=dict, compare=False)

@@ -13,8 +13,9 @@ def register(subparsers, common) -> None:
         "maintain", parents=[common],
         help="compact small files (every layer but raw) and delete files no version of the retention period "
              "needs; holds the lake lock, exit 6 while a run holds it")
-    p.add_argument("--table", action="append", metavar="LAYER.TABLE", help="only this table (repeatable)")
-    p.add_argument("--layer", action="append", help="only this layer (repeatable)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--table", action="append", metavar="LAYER.TABLE", help="only this table (repeatable)")
+    which.add_argument("--layer", action="append", help="only this layer (repeatable)")
     p.add_argument("--retention-hours", type=float, default=None,
                    help="keep the files every version of the last H hours needs (default: the "
                         "vacuum_retention_hours setting, 168)")
