@@ -139,8 +139,10 @@ def maintain_lake(
             if not lake.exists(name):
                 report.skipped.append(name)
                 continue
-            report.tables.append(_maintain_table(lake, name, retention_hours, dry_run))
-            log.info("maintain %s", report.tables[-1])
+            t = _maintain_table(lake, name, retention_hours, dry_run)
+            report.tables.append(t)
+            log.info("maintain %s: files %d -> %d, %d compacted, %d %s, version %d", name, t.files_before,
+                     t.files_after, t.files_compacted, t.files_deleted, "to delete" if dry_run else "deleted", t.version)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -149,7 +151,7 @@ def _maintain_table(lake: Lake, name: str, retention_hours: float, dry_run: bool
     before = lake.info(name).files or 0
     compacted, note = 0, ""
     if lake.spec(name).layer in NOT_COMPACTED_LAYERS:
-        note = "raw: vacuum only (one file per batch keeps the clean plan off a scan)"
+        note = "raw: vacuum only"  # one file per batch: the clean plan reads batch ids from their stats
     elif not dry_run:
         compacted = lake.compact(name).files_removed
     deleted = len(lake.vacuum(name, retention_hours=retention_hours, dry_run=dry_run))
