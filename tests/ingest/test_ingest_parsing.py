@@ -119,7 +119,7 @@ def test_renamed_column_keeps_its_data_in_extra_and_is_recorded(landed):
     row = env.raw("raw.transactions").where("_batch_id = '2024-03-06'").first()
     assert row["mcc"] is None
     assert row["_extra"] == {"merchant_category_code": "5411"}
-    ledger = env.ledger().where("batch = '2024-03-06' AND status = 'ingested'").first()
+    ledger = env.ledger().where("source = 'transactions' AND batch = '2024-03-06' AND status = 'ingested'").first()
     assert ledger["drift"] == "renamed: mcc->merchant_category_code"
 
 

@@ -97,6 +97,46 @@ def test_appending_zero_rows_commits_a_version_without_files(lake, df, reader, a
     assert_readers_agree(ACCOUNTS)
 
 
+def test_append_rows_commits_driver_rows_like_a_dataframe_append(lake, df, reader, assert_readers_agree):
+    """The driver-side append (quality results, ledgers): same rows, stats and history as ``append``."""
+    lake.append(ACCOUNTS, df(ACCOUNTS, [acct("a", "1.00")]))
+    rows = [{"account_id": "b", "balance": Decimal("-2.50"), "opened": D2, "updated_at": ts(3, 250), "segment": "vip"},
+            {"account_id": "c", "balance": Decimal("99999999.99"), "opened": None, "updated_at": ts(4)}]  # no segment
+    result = lake.for_job("ledger", "r-9").append_rows(ACCOUNTS, rows, txn=WriteTxn("ledger", 1))
+    assert (result.table, result.operation, result.version, result.rows_written, result.files_added) == (
+        ACCOUNTS, "APPEND", 2, 2, 1)
+    want = [acct("a", "1.00"), ("b", Decimal("-2.50"), D2, ts(3, 250), "vip"),
+            ("c", Decimal("99999999.99"), None, ts(4), None)]
+    assert table_rows(lake, ACCOUNTS) == expected(lake, ACCOUNTS, want)
+    assert_readers_agree(ACCOUNTS)
+    newest = max(reader.add_actions(lake.path(ACCOUNTS)), key=lambda a: a["modification_time"])
+    assert newest["num_records"] == 2 and newest["null_count.segment"] == 1
+    assert (newest["min.account_id"], newest["max.account_id"]) == ("b", "c")
+    (entry,) = lake.history(ACCOUNTS, limit=1)
+    assert (entry.operation, entry.job, entry.run_id, entry.txn) == ("APPEND", "ledger", "r-9", "ledger:1")
+    again = lake.append_rows(ACCOUNTS, rows, txn=WriteTxn("ledger", 1))
+    assert again.skipped and lake.version(ACCOUNTS) == 2
+
+
+def test_append_rows_refuses_bad_rows_and_leaves_the_table(lake, df, reader):
+    lake.append(ACCOUNTS, df(ACCOUNTS, [acct("a", "1.00")]))
+    path = lake.path(ACCOUNTS)
+    before = files_on_disk(path)
+    bad = {
+        "account_id": [{"account_id": None, "balance": Decimal("1.00")}],  # NOT NULL
+        "owner": [{"account_id": "x", "owner": "someone"}],  # not a column
+        "balance": [{"account_id": "x", "balance": "a lot"}],  # not a decimal
+    }
+    for column, rows in bad.items():
+        with pytest.raises(SchemaMismatchError) as err:
+            lake.append_rows(ACCOUNTS, rows)
+        assert ACCOUNTS in str(err.value) and column in str(err.value), str(err.value)
+    with pytest.raises(ValueError, match="contract.events.*partitioned by \\['day'\\]"):
+        lake.append_rows(EVENTS, [{"event_id": 1, "day": D1}])
+    assert lake.version(ACCOUNTS) == 1 and reader.version(path) == 1
+    assert files_on_disk(path) == before
+
+
 # --- replace_where ---------------------------------------------------------------------------
 def test_replace_where_on_a_partition_replaces_only_that_partition(lake, df, assert_readers_agree):
     lake.append(EVENTS, df(EVENTS, [ev(1, D1), ev(2, D2), ev(3, D2), ev(4, D3)]))

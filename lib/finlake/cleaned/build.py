@@ -513,7 +513,8 @@ def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[tuple],
     for target in targets:
         lake.create(target)
     lake.create(ACCOUNTING)
-    lake.append(ACCOUNTING, lake.spark.createDataFrame(accounting, lake.spec(ACCOUNTING).schema), txn=txn)
+    columns = lake.spec(ACCOUNTING).schema.fieldNames()
+    lake.append_rows(ACCOUNTING, [dict(zip(columns, row)) for row in accounting], txn=txn)
     for c in computed:
         # Quarantine before the target: the target's WriteTxn marks the table done for this seq.
         # The accounting has counted the quarantined rows: no Spark job to find there are none.

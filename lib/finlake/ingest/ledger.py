@@ -90,10 +90,7 @@ class Ledger:
         """Append ``rows`` in one commit; ``step`` orders this run's ledger writes (idempotent)."""
         if not rows:
             return
-        spark = self.lake.spark
-        schema = self.lake.spec(LEDGER).schema
-        df = spark.createDataFrame([tuple(asdict(r).values()) for r in rows], schema)
-        self.lake.append(LEDGER, df, txn=WriteTxn(f"ingest-ledger:{run_id}", step))
+        self.lake.append_rows(LEDGER, [asdict(r) for r in rows], txn=WriteTxn(f"ingest-ledger:{run_id}", step))
         self.rows.extend(rows)
 
     def landed_dates(self, source: str) -> list[date]:

@@ -104,6 +104,8 @@ class Engine(Protocol):
     def txn_version(self, path: str, app_id: str) -> int | None: ...
     def write(self, path: str, df: DataFrame, mode: str, partition_by: tuple[str, ...], meta: dict[str, str],
               txn: WriteTxn | None, predicate: str | None, new_columns: list[T.StructField]) -> CommitResult: ...
+    def append_rows(self, path: str, rows: list[dict[str, Any]], meta: dict[str, str],
+                    txn: WriteTxn | None) -> CommitResult: ...
     def merge(self, path: str, df: DataFrame, keys: tuple[str, ...], partition_by: tuple[str, ...],
               update: bool, delete_when: str | None, meta: dict[str, str], txn: WriteTxn | None) -> CommitResult: ...
     def delete(self, path: str, predicate: str, partition_by: tuple[str, ...], meta: dict[str, str],
@@ -255,6 +257,29 @@ class Lake:
     # --- writes ----------------------------------------------------------------------
     def append(self, name: str, df: DataFrame, txn: WriteTxn | None = None, merge_schema: bool = False) -> CommitResult:
         return self._write(name, df, "append", txn, merge_schema)
+
+    def append_rows(self, name: str, rows: list[dict[str, Any]], txn: WriteTxn | None = None) -> CommitResult:
+        """Append a few rows built in the driver (check results, ledgers, accounting), one dict per row.
+
+        The same commit as ``append`` of a DataFrame of those rows, without the Spark job that
+        writing it would take (about 0.2 s each, dozens of times a run on the bridge engine).
+        A key the table lacks is an error; a column a row leaves out is null.
+        """
+        spec, path = self.spec(name), self.path(name)
+        if spec.partition_by:
+            raise ValueError(f"append_rows into '{name}': the table is partitioned by {list(spec.partition_by)}; "
+                             "append a DataFrame instead")
+        if not self.engine.exists(path):
+            self.engine.create(path, spec, self.context.metadata("CREATE TABLE", None))
+        if self._already_done(name, txn):
+            return self._skip(name, "APPEND", path, txn)
+        columns = set(self.engine.schema(path).fieldNames())
+        extra = sorted({k for r in rows for k in r} - columns)
+        if extra:
+            raise SchemaMismatchError(f"write to '{name}' does not match its schema: columns not in the table {extra}")
+        with _naming(name):
+            result = self.engine.append_rows(path, rows, self.context.metadata("APPEND", txn), txn)
+        return replace(result, table=name)
 
     def overwrite(self, name: str, df: DataFrame, txn: WriteTxn | None = None, merge_schema: bool = False) -> CommitResult:
         return self._write(name, df, "overwrite", txn, merge_schema)

@@ -138,6 +138,11 @@ class NativeEngine:
             raise
         return self._result(path, meta["finlake.operation"])
 
+    def append_rows(self, path, rows, meta, txn) -> CommitResult:
+        schema = self.schema(path)
+        df = self.spark.createDataFrame([tuple(r.get(c) for c in schema.fieldNames()) for r in rows], schema)
+        return self.write(path, df, "append", (), meta, txn, None, [])
+
     def merge(self, path, df, keys, partition_by, update, delete_when, meta, txn) -> CommitResult:
         dup = df.groupBy(*keys).count().filter("count > 1").limit(1).collect()
         if dup:

@@ -75,13 +75,13 @@ def record(lake, results: list[CheckResult], run_id: str, table: str, table_vers
     spec = lake.spec(RESULTS_TABLE)
     checked_at = dt.datetime.now(dt.timezone.utc)
     rows = result_rows(results, run_id, checked_at, table_version)
-    df = lake.spark.createDataFrame([tuple(row.get(f.name) for f in spec.schema.fields) for row in rows], spec.schema)
+    rows = [{f.name: row.get(f.name) for f in spec.schema.fields} for row in rows]
     app_id = f"quality:{run_id}:{table}"
     for attempt in range(3):  # another job may commit results meanwhile; appends never conflict on data
         try:
             lake.create(RESULTS_TABLE)
             done = lake.txn_version(RESULTS_TABLE, app_id) or 0
-            lake.append(RESULTS_TABLE, df, txn=WriteTxn(app_id, done + 1))
+            lake.append_rows(RESULTS_TABLE, rows, txn=WriteTxn(app_id, done + 1))
             return
         except ConflictError:
             if attempt == 2:

@@ -38,10 +38,7 @@ class RunLedger:
         self.lake = lake
 
     def record(self, record: JobRecord) -> None:
-        schema = self.lake.spec(TABLE).schema
-        row = asdict(record)
-        df = self.lake.spark.createDataFrame([tuple(row[f] for f in schema.fieldNames())], schema)
-        self.lake.append(TABLE, df)
+        self.lake.append_rows(TABLE, [asdict(record)])
 
     def rows(self, run_id: str | None = None, as_of: date | None = None) -> list[JobRecord]:
         """Ledger rows, oldest first, optionally for one run or one as_of."""
