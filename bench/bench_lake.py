@@ -7,7 +7,9 @@ The same persisted DataFrame is written both ways, alternately, ``--repeat`` tim
 measure the write and not the data generation. The bridge's time is split into what Spark
 spends writing the staged files and what the bridge adds (footer stats, moves, the delta-rs
 commit). Then a merge updates 1% of the rows (keys spread over every file, so every file is
-rewritten). Goal: bridge append within 1.3x of plain Parquet. Figures are printed and written
+rewritten). Goal: bridge append within 1.3x of plain Parquet. Last, a dozen rows built in Python
+(what a gate's results or a ledger step are) are appended ``--small-appends`` times each way,
+alternately: as a DataFrame with ``lake.append`` and as dicts with ``lake.append_rows``. Figures are printed and written
 to ``bench/results/lake.json``; they are only comparable between runs on an idle machine.
 """
 
@@ -21,7 +23,9 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from statistics import median
 from pathlib import Path
 
 from pyspark import StorageLevel
@@ -88,11 +92,32 @@ def generate(spark, rows: int, files: int):
     )
 
 
+def small_appends(lake, times: int) -> tuple[list[float], list[float]]:
+    """Alternate appends of the same 15 driver rows: as a DataFrame, then with ``append_rows``."""
+    spec = lake.spec("bench.small")
+    rows = [{"event_id": i, "customer_id": f"C{i:08d}", "amount": Decimal(i) / 100,
+             "booked_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "booking_date": date(2026, 1, 1), "channel": "card"}
+            for i in range(15)]
+    lake.append_rows("bench.small", rows)  # creates the table, warms delta-rs and pyarrow
+    as_frame, as_rows = [], []
+    for _ in range(times):
+        start = time.perf_counter()
+        lake.append("bench.small", lake.spark.createDataFrame([tuple(r[f] for f in spec.schema.fieldNames()) for r in rows],
+                                                             spec.schema))
+        as_frame.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        lake.append_rows("bench.small", rows)
+        as_rows.append(time.perf_counter() - start)
+    assert lake.info("bench.small").rows == 15 * (2 * times + 1)
+    return as_frame, as_rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--files", type=int, default=8, help="partitions of the DataFrame = files per write")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--small-appends", type=int, default=20, help="appends of 15 driver rows, each way")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "lake.json"))
     args = parser.parse_args()
@@ -101,7 +126,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-lake-"))
     (work / "schemas" / "bench").mkdir(parents=True)
-    for table in ("events", "warmup"):  # warmup: an untimed first write, so JIT and caches are warm
+    for table in ("events", "warmup", "small"):  # warmup: an untimed first write, so JIT and caches are warm
         (work / "schemas" / "bench" / f"{table}.yaml").write_text(SCHEMA.replace("{name}", f"bench.{table}"))
     settings = load_settings(overrides={
         "home": str(work / "home"), "lake_engine": "bridge", "spark_master": args.master,
@@ -152,6 +177,9 @@ def main() -> None:
     assert after.rows == args.rows, after
     log.info("merge of %d updated rows: %.2fs %s", updated, merge_s, {k: round(v, 2) for k, v in merge_phases.items()})
 
+    small_df_s, small_rows_s = small_appends(lake, args.small_appends)
+    log.info("15-row appends: DataFrame median %.3fs, append_rows median %.3fs", median(small_df_s), median(small_rows_s))
+
     plain, bridged = min(plain_s), min(bridge_s)
     report = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -172,6 +200,11 @@ def main() -> None:
         "merge_phases_seconds": {k: round(v, 3) for k, v in merge_phases.items()},
         "merge_files_added": merged.files_added,
         "merge_files_removed": merged.files_removed,
+        "small_append_rows": 15,
+        "small_append_dataframe_seconds": [round(s, 3) for s in small_df_s],
+        "small_append_rows_seconds": [round(s, 3) for s in small_rows_s],
+        "small_append_dataframe_median": round(median(small_df_s), 3),
+        "small_append_rows_median": round(median(small_rows_s), 3),
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
@@ -180,6 +213,8 @@ def main() -> None:
     print(f"bridge lake.append     best {bridged:.2f}s  runs {report['bridge_append_seconds']}")
     print(f"bridge / plain         {report['bridge_vs_plain_ratio']:.3f} (goal <= 1.3)")
     print(f"merge updating 1%      {merge_s:.2f}s ({updated:,} rows, +{merged.files_added}/-{merged.files_removed} files)")
+    print(f"15 driver rows         lake.append(DataFrame) median {median(small_df_s):.3f}s, "
+          f"lake.append_rows median {median(small_rows_s):.3f}s ({args.small_appends} each)")
     print(f"written to {args.output}")
     df.unpersist()
     spark.stop()
