@@ -263,7 +263,8 @@ class Lake:
 
         The same commit as ``append`` of a DataFrame of those rows, without the Spark job that
         writing it would take (about 0.2 s each, dozens of times a run on the bridge engine).
-        A key the table lacks is an error; a column a row leaves out is null.
+        A key the table lacks is an error; a column a row leaves out is null. Give timestamps with
+        a time zone: the bridge reads a naive one as UTC, Spark as the session's local time.
         """
         spec, path = self.spec(name), self.path(name)
         if spec.partition_by:
