@@ -71,19 +71,6 @@ def pytest_collection_modifyitems(config, items):
         groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
         if groups and "@" not in item.nodeid:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
-    items[:] = sorted(items, key=_start_rank)
-
-
-def _start_rank(item) -> int:
-    """Longest work first, so that neither worker is left alone with a long test at the end.
-
-    With ``--no-loadscope-reorder`` (the Makefile) xdist hands out groups in collection order;
-    by default it sorts them by their number of tests, which put the standalone-cluster test
-    (one test, about 400 s in CI) among the last. A group starts where its first test stands.
-    """
-    if any(m.args and m.args[0] == "cluster" for m in item.iter_markers("xdist_group")):
-        return 0
-    return 1 if item.get_closest_marker("slow") else 2
 
 
 @dataclass(frozen=True)
