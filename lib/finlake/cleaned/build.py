@@ -41,7 +41,7 @@ from finlake.cleaned import sources
 from finlake.cleaned.balances import check_balance_continuity
 from finlake.cleaned.dedup import DUPLICATE, delivery, mark_duplicates
 from finlake.cleaned.scd2 import attributes_hash, build_scd2_changes
-from finlake.cleaned.sources import CHECK_PREFIX, Lookups
+from finlake.cleaned.sources import Lookups
 from finlake.lake.api import Lake, WriteTxn
 from finlake.settings import Settings
 
