@@ -7,10 +7,11 @@ The same persisted DataFrame is written both ways, alternately, ``--repeat`` tim
 measure the write and not the data generation. The bridge's time is split into what Spark
 spends writing the staged files and what the bridge adds (footer stats, moves, the delta-rs
 commit). Then a merge updates 1% of the rows (keys spread over every file, so every file is
-rewritten). Goal: bridge append within 1.3x of plain Parquet. Last, a dozen rows built in Python
+rewritten). Goal: bridge append within 1.3x of plain Parquet. Last, 15 rows built in Python
 (what a gate's results or a ledger step are) are appended ``--small-appends`` times each way,
-alternately: as a DataFrame with ``lake.append`` and as dicts with ``lake.append_rows``. Figures are printed and written
-to ``bench/results/lake.json``; they are only comparable between runs on an idle machine.
+alternately: as a DataFrame with ``lake.append`` and as dicts with ``lake.append_rows``.
+Figures are printed and written to ``bench/results/lake.json``; they are only comparable between
+runs on an idle machine.
 """
 
 from __future__ import annotations
