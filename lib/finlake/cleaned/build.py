@@ -475,7 +475,7 @@ def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, pers
 
 
 def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versions: dict[str, int],
-                     as_of: dt.date | None) -> list[tuple]:
+                     as_of: dt.date | None) -> list[dict]:
     now = dt.datetime.now(dt.timezone.utc)
     rows = []
     for c in computed:
@@ -493,16 +493,18 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
             raw_rows, dup, cleaned, quarantined, resends = (
                 (r["raw"], r["dup"], r["cleaned"], r["quarantined"], r["resends"]) if r else (0, 0, 0, 0, 0))
             business_date = r["business_date"] if r else None
-            row = (run_id, seq, now, c.step.source, raw_versions.get(c.step.source), as_of, batch, business_date,
-                   c.step.target, raw_rows, cleaned, quarantined, dup, resends, raw_rows == cleaned + quarantined + dup)
-            rows.append(row)
+            rows.append({"run_id": run_id, "run_seq": seq, "recorded_at": now, "source_table": c.step.source,
+                         "source_version": raw_versions.get(c.step.source), "as_of": as_of, "batch_id": batch,
+                         "business_date": business_date, "target_table": c.step.target, "raw_rows": raw_rows,
+                         "cleaned_rows": cleaned, "quarantined_rows": quarantined, "duplicates_dropped": dup,
+                         "late_resends": resends, "balanced": raw_rows == cleaned + quarantined + dup})
             c.counts.append({"batch": batch, "raw": raw_rows, "cleaned": cleaned, "quarantined": quarantined,
                              "dup": dup, "resends": resends})
     return rows
 
 
 # --- writing -----------------------------------------------------------------------------------
-def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[tuple], continuity, run_id: str, seq: int,
+def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[dict], continuity, run_id: str, seq: int,
            targets: list[str]) -> None:
     """Commit one run; ``targets`` are the cleaned tables whose raw table exists.
 
@@ -513,8 +515,7 @@ def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[tuple],
     for target in targets:
         lake.create(target)
     lake.create(ACCOUNTING)
-    columns = lake.spec(ACCOUNTING).schema.fieldNames()
-    lake.append_rows(ACCOUNTING, [dict(zip(columns, row)) for row in accounting], txn=txn)
+    lake.append_rows(ACCOUNTING, accounting, txn=txn)
     for c in computed:
         # Quarantine before the target: the target's WriteTxn marks the table done for this seq.
         # The accounting has counted the quarantined rows: no Spark job to find there are none.

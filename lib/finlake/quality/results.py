@@ -72,10 +72,7 @@ def record(lake, results: list[CheckResult], run_id: str, table: str, table_vers
     """Append ``results`` (all about ``table``) to quality.results in one idempotent commit."""
     if not results:
         return
-    spec = lake.spec(RESULTS_TABLE)
-    checked_at = dt.datetime.now(dt.timezone.utc)
-    rows = result_rows(results, run_id, checked_at, table_version)
-    rows = [{f.name: row.get(f.name) for f in spec.schema.fields} for row in rows]
+    rows = result_rows(results, run_id, dt.datetime.now(dt.timezone.utc), table_version)
     app_id = f"quality:{run_id}:{table}"
     for attempt in range(3):  # another job may commit results meanwhile; appends never conflict on data
         try:
