@@ -73,7 +73,7 @@ def noop(df) -> None:
 
 def duckdb_sql(first: date, last: date) -> str:
     """The customer_monthly features in DuckDB SQL (same definitions as finlake.features.customer)."""
-    from finlake.features.reference import CHANNELS, MCC_FAMILIES, PRODUCT_TYPES
+    from finlake.features.reference import CHANNELS, MCC_FAMILIES, PRODUCT_TYPES, SYSTEM_CHANNEL
 
     fam_case = "CASE " + " ".join(f"WHEN mcc IN ({', '.join(repr(c) for c in codes)}) THEN '{f}'"
                                   for f, codes in MCC_FAMILIES.items()) + " ELSE 'other' END"
@@ -83,7 +83,8 @@ def duckdb_sql(first: date, last: date) -> str:
 WITH cut AS (SELECT CAST(range AS DATE) AS as_of FROM range(DATE '{first}', DATE '{last}' + INTERVAL 1 DAY, INTERVAL 1 MONTH)),
 t AS (SELECT *, mcc IS NOT NULL AND mcc <> '6011' AND direction = 'debit' AS is_spend,
              CAST(amount_cny AS DOUBLE) AS amt, {fam_case} AS fam FROM transactions
-      WHERE business_date >= DATE '{first}' - INTERVAL 180 DAY AND business_date < DATE '{last}'),
+      WHERE business_date >= DATE '{first}' - INTERVAL 180 DAY AND business_date < DATE '{last}'
+        AND channel <> '{SYSTEM_CHANNEL}'),
 td AS (SELECT customer_id, business_date, count(*) AS n, sum(is_spend::INT) AS spend_n,
               sum(CASE WHEN is_spend THEN amt ELSE 0 END) AS spend,
               {", ".join(f"sum(CASE WHEN is_spend AND fam = '{f}' THEN amt ELSE 0 END) AS spend_{f}" for f in fams)},

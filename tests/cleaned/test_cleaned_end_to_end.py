@@ -1,7 +1,8 @@
 """End to end on generated data (scale 0.01, defects on): the shared lake of tests/conftest.py.
 
 Checks the accounting against raw, SCD2 history against the raw extracts, late re-sends against
-the planted ``_truth/defects.json``, that a rerun moves no table, and that no clear resident ID,
+the planted ``_truth/defects.json``, balance-continuity breaks against the postings those defects
+removed, that a rerun moves no table, and that no clear resident ID,
 phone or name from raw appears anywhere outside raw (every table of every other layer, and the
 Data Docs HTML).
 """
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from finlake.cleaned.balances import LEDGER_PRODUCTS
 from finlake.generator.reference import CITIES
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated")]
@@ -130,3 +134,40 @@ def test_no_clear_pii_from_raw_appears_outside_raw(generated, spark):
     for p in docs:
         text = p.read_text(encoding="utf-8", errors="replace")
         assert not [v for v in values if v in text], p
+
+
+def test_balance_continuity_breaks_are_exactly_the_postings_lost_to_defects(generated):
+    """The generator posts every movement of a ledger account, so a break in cleaned data means
+    postings went missing: those of the planted defective lines, which are quarantined.
+
+    Read with delta-rs and Polars, against the generator's ledger truth (each posting's account,
+    date and signed fen). Wealth, fund and insurance balances (valuations) break on every month
+    and must not be reported at all.
+    """
+    lake, settings, first, _, truth = generated
+    dropped_kinds = ("null_required", "malformed_date", "impossible_amount", "unknown_code", "orphan_fk", "truncated_line")
+    dropped = [r["key"] for r in truth["records"] if r["source"] == "transactions" and r["kind"] in dropped_kinds]
+    postings = pl.read_parquet(Path(settings.landing_root) / "_truth" / "postings" / "*.parquet")
+    lost = (postings.filter(pl.col("txn_id").is_in(dropped))
+            .group_by("account_id", pl.col("business_date").dt.month_end().alias("month_end"))
+            .agg(pl.col("signed_amount_fen").sum().alias("lost_fen")))
+    assert lost.height > 0
+
+    def read(name: str) -> pl.DataFrame:
+        return pl.from_arrow(DeltaTable(lake.path(name)).to_pyarrow_table())
+
+    ledger = read("cleaned.accounts").filter(pl.col("product_type").is_in(list(LEDGER_PRODUCTS))).select("account_id")
+    checked = (read("cleaned.balances").sort("account_id", "month_end")
+               .filter(pl.col("account_id").shift(1) == pl.col("account_id"))  # has a previous month end
+               .join(ledger, on="account_id").select("account_id", "month_end"))
+    expected = (lost.join(checked, on=["account_id", "month_end"])
+                .filter(pl.col("lost_fen").abs() > 100)  # the tolerance is 1.00 CNY
+                .select("account_id", "month_end", pl.col("lost_fen").alias("difference_fen")))
+    found = read("quality.balance_continuity").select(
+        "account_id", "month_end", (pl.col("difference") * 100).cast(pl.Int64).alias("difference_fen"))
+
+    assert expected.height > 0
+    assert found.sort("account_id", "month_end").rows() == expected.sort("account_id", "month_end").rows()
+    assert first.balance_breaks == expected.height
+    valuations = read("cleaned.accounts").filter(~pl.col("product_type").is_in(list(LEDGER_PRODUCTS)))
+    assert valuations.height > 0 and found.join(valuations, on="account_id").height == 0

@@ -64,15 +64,20 @@ def test_share_other_sums_purchases_outside_the_families_and_is_exactly_zero_wit
 
 def test_spend_excludes_credits_cash_and_transfers_and_flows_to_other_banks_are_split_by_direction(make, spark):
     day = days_before(5)
-    rows = [txn("T1", day, 100.0, mcc="5812"),
+    # The core system's month-end postings (interest, repayments ...) count nowhere: not even as a
+    # posting, in a channel share or in the recency.
+    system = [txn("S1", day, 700.0, channel="system", direction="credit"),
+              txn("S2", days_before(1), 90.0, channel="system", mcc="5812", counterparty_bank="ICBC")]
+    rows = system + [txn("T1", day, 100.0, mcc="5812"),
             txn("T2", day, 40.0, mcc="6011", channel="atm"),
             txn("T3", day, 500.0, direction="credit", counterparty_bank="CCB", channel="online"),
             txn("T4", day, 300.0, counterparty_bank="ICBC", channel="mobile_app"),
             txn("T5", day, 20.0, mcc="5812", direction="credit")]
     got = only(transaction_features(make("cleaned.transactions", rows), D, D),
-               "txn_count_30d", "spend_count_30d", "spend_30d", "outflow_90d", "inflow_other_banks_90d",
-               "net_outflow_90d", "share_pos_90d", "share_atm_90d", "share_online_90d", "share_mobile_app_90d")
-    expected = spark.createDataFrame([("C1", D, 5, 1, 100.0, 300.0, 500.0, -200.0, 0.4, 0.2, 0.2, 0.2)], got.schema)
+               "days_since_last_txn", "txn_count_30d", "spend_count_30d", "spend_30d", "outflow_90d",
+               "inflow_other_banks_90d", "net_outflow_90d", "share_pos_90d", "share_atm_90d", "share_online_90d",
+               "share_mobile_app_90d")
+    expected = spark.createDataFrame([("C1", D, 5, 5, 1, 100.0, 300.0, 500.0, -200.0, 0.4, 0.2, 0.2, 0.2)], got.schema)
     assertDataFrameEqual(got, expected)
 
 

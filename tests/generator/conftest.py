@@ -70,7 +70,9 @@ def read_csv_rows(landing: Landing, source: str, encoding: str = "utf-8") -> pd.
 
 @pytest.fixture(scope="session")
 def transactions(landing) -> pd.DataFrame:
-    """Clean-looking transactions: parseable ts and amount, valid codes, first delivery of each txn_id."""
+    """Clean-looking customer transactions: parseable ts and amount, valid codes, first delivery of
+    each txn_id. The core system's month-end postings (channel ``system``) are not customer
+    behaviour and are left out."""
     t = read_csv_rows(landing, "transactions")
     valid_codes = t["currency"].isin(["CNY", "USD", "EUR", "HKD", "JPY"]) & t["channel"].isin(
         ["mobile_app", "online", "pos", "atm", "branch_counter", "third_party_pay"])

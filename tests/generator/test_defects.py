@@ -10,7 +10,7 @@ import json
 from collections import Counter, defaultdict
 from datetime import date, datetime
 
-CHANNELS = {"mobile_app", "online", "pos", "atm", "branch_counter", "third_party_pay"}
+CHANNELS = {"mobile_app", "online", "pos", "atm", "branch_counter", "third_party_pay", "system"}
 CURRENCIES = {"CNY", "USD", "EUR", "HKD", "JPY"}
 
 

@@ -47,7 +47,8 @@ def test_manifests_describe_the_delivered_files(landing):
 
 def test_volumes_are_within_tolerance_of_the_scale_targets(landing):
     # Scale 0.01: 1,000 customers exactly (counted from the raw lines, defective ones included);
-    # ~100,000 transactions a year (+-20%).
+    # ~100,000 customer transactions a year (+-20%), plus the core system's month-end posting of
+    # each ledger account (one a month from its second month end in the period).
     ids = {
         line.split(b",", 1)[0]
         for system in ("customers/core", "customers/branch")
@@ -55,7 +56,10 @@ def test_volumes_are_within_tolerance_of_the_scale_targets(landing):
         for line in landing.data_file(batch).read_bytes().split(b"\n")[1:-1]
     }
     assert len(ids) == 1000
-    assert 80_000 <= landing.result.rows["transactions"] <= 120_000
+    system = sum(line.count(b",system,") for batch in landing.batches("transactions")
+                 for line in landing.data_file(batch).read_bytes().split(b"\n")[1:])
+    assert 80_000 <= landing.result.rows["transactions"] - system <= 120_000
+    assert 1.5 * 11 <= system / 1000 <= 3.5 * 11  # 1.5 to 3.5 ledger accounts a customer, 11 month ends
     # Customers hold several accounts on average.
     assert 2.0 <= landing.result.rows["accounts"] / 1000 <= 6.0
 

@@ -7,6 +7,10 @@ from decimal import Decimal
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+# Products whose balance moves only by postings. Wealth, fund and insurance balances are
+# valuations (market prices, premiums): continuity does not hold for them in any bank.
+LEDGER_PRODUCTS = ("savings", "current", "credit_card", "personal_loan", "mortgage")
+
 
 def check_balance_continuity(balances: DataFrame, transactions: DataFrame, tolerance: Decimal = Decimal("1.00")) -> DataFrame:
     """One row per account and month end that has a previous month end: ``account_id, month_end,

@@ -38,7 +38,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from finlake.cleaned import sources
-from finlake.cleaned.balances import check_balance_continuity
+from finlake.cleaned.balances import LEDGER_PRODUCTS, check_balance_continuity
 from finlake.cleaned.dedup import DUPLICATE, delivery, mark_duplicates
 from finlake.cleaned.scd2 import attributes_hash, build_scd2_changes
 from finlake.cleaned.sources import Lookups
@@ -452,11 +452,15 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
 
 
 def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, persisted: list) -> DataFrame | None:
-    """Balance-continuity breaks for the month ends delivered in this run (recorded as a warning)."""
+    """Balance-continuity breaks of ledger accounts for the month ends delivered in this run
+    (recorded as a warning)."""
     new_balances = state.accepted.get("cleaned.balances")
     if new_balances is None:
         return None
-    balances = state.current("cleaned.balances", ["account_id", "month_end", "balance"], ("account_id", "month_end"))
+    ledger = (state.current("cleaned.accounts", ["account_id", "product_type"], ("account_id",))
+              .where(F.col("product_type").isin(*LEDGER_PRODUCTS)).select("account_id"))
+    balances = (state.current("cleaned.balances", ["account_id", "month_end", "balance"], ("account_id", "month_end"))
+                .join(ledger, "account_id", "left_semi"))
     txns = state.current("cleaned.transactions", ["txn_id", "account_id", "business_date", "signed_amount_cny"],
                          ("txn_id",))
     months = new_balances.select("month_end").distinct()

@@ -25,6 +25,9 @@ MCC_FAMILIES: dict[str, tuple[str, ...]] = {
 SPEND_FAMILIES = tuple(MCC_FAMILIES) + ("other",)
 CASH_MCC = "6011"
 CHANNELS = ("mobile_app", "online", "pos", "atm", "branch_counter", "third_party_pay")
+# The core system's own postings (interest, repayments, instalments, transfers between the
+# customer's products, once a month per ledger account): not customer activity.
+SYSTEM_CHANNEL = "system"
 PRODUCT_TYPES = ("savings", "current", "credit_card", "personal_loan", "mortgage", "wealth", "fund", "insurance")
 DEPOSIT_TYPES = ("savings", "current")
 INVESTMENT_TYPES = ("wealth", "fund", "insurance")

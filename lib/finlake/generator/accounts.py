@@ -21,6 +21,8 @@ SECOND_SAVINGS = 0.2
 # AUM share held in each product type (deposits and investments), PRODUCT_TYPES order.
 AUM_SHARE = np.array([0.35, 0.15, 0.0, 0.0, 0.0, 0.35, 0.15, 0.10])
 PT = {name: i for i, name in enumerate(ref.PRODUCT_TYPES)}
+# Products whose balance moves only by postings (wealth, fund and insurance balances are valuations).
+LEDGER_PRODUCTS = ("savings", "current", "credit_card", "personal_loan", "mortgage")
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,22 @@ def account_rows(a: Accounts, c: Customers, plan: Plan) -> TextRows:
     return routed(frame, on, a.account_id[i], a.account_id[i])
 
 
-def balance_rows(a: Accounts, c: Customers, plan: Plan, rng: np.random.Generator) -> TextRows:
-    """Month-end balances of every open account; deposits drain away as a customer declines."""
+@dataclass(frozen=True)
+class MonthEndBalances:
+    """Month-end balances of the accounts open at each month end of the period."""
+
+    account: np.ndarray  # index into Accounts; sorted by account, then month
+    month: np.ndarray  # index into plan.month_ends()
+    fen: np.ndarray  # balance in fen (negative for what the customer owes)
+
+
+def month_end_balances(a: Accounts, c: Customers, plan: Plan, rng: np.random.Generator) -> MonthEndBalances:
+    """Month-end balances of every open account; deposits drain away as a customer declines.
+
+    Deposits and investments follow the customer's modelled assets, cards a share of the limit,
+    loans the amortised principal. The postings that move a ledger account from one month end to
+    the next are made to match (``transactions.ledger_postings``).
+    """
     ends = plan.month_ends()
     open_at = (a.open_date[:, None] <= ends[None, :]) & (a.close_date[:, None] > ends[None, :])
     i, k = np.nonzero(open_at)
@@ -158,6 +174,12 @@ def balance_rows(a: Accounts, c: Customers, plan: Plan, rng: np.random.Generator
         [-limit * rng.uniform(0.0, 0.6, len(i)), -owed],
         assets,
     )
-    account = as_arrow(a.account_id[i])
-    frame = {"account_id": account, "month_end": arrow_date(me), "balance": arrow_minor(np.round(balance * 100).astype(np.int64))}
+    return MonthEndBalances(i, k, np.round(balance * 100).astype(np.int64))
+
+
+def balance_rows(b: MonthEndBalances, a: Accounts, plan: Plan) -> TextRows:
+    """The month-end balance extract rows."""
+    me = plan.month_ends()[b.month]
+    account = as_arrow(a.account_id[b.account])
+    frame = {"account_id": account, "month_end": arrow_date(me), "balance": arrow_minor(b.fen)}
     return routed(frame, me, account, account)

@@ -17,14 +17,14 @@ import pyarrow as pa
 from finlake.generator import churn as churn_model
 from finlake.generator import plan as plans
 from finlake.generator import reference as ref
-from finlake.generator.accounts import account_rows, balance_rows, close_and_price, draw_holdings
+from finlake.generator.accounts import account_rows, balance_rows, close_and_price, draw_holdings, month_end_balances
 from finlake.generator.customers import consent_rows, customer_rows, make_consent, make_customers
 from finlake.generator.defects import ENVELOPE_COLUMNS, render
 from finlake.generator.engagement import app_event_rows, app_sessions, campaign_contacts, complaint_rows
 from finlake.generator.formats import SOURCES, TextRows, concat_rows
 from finlake.generator.fraud import plant_fraud
 from finlake.generator.plan import Plan, rng_for
-from finlake.generator.transactions import finish, legit_transactions
+from finlake.generator.transactions import finish, ledger_postings, legit_transactions
 
 DEFECT_SOURCE = "_defects"  # envelope rows carrying defect records instead of file lines
 
@@ -47,14 +47,16 @@ def generate_block(plan: Plan, block: int) -> BlockOutput:
     a = close_and_price(concat_rows([draw_holdings(c, plan, rng_acc), conversions]), c, plan, rng_acc)
     legit = legit_transactions(c, a, plan, rng_txn)
     fraud, takeover_events, incidents = plant_fraud(c, a, legit, plan, rng_fraud)
-    txns, fraud_truth, reports = finish(concat_rows([legit, fraud]), c, a, plan, rng_fraud)
+    balances = month_end_balances(a, c, plan, stream(plans.STREAM_BALANCES))
+    ledger = ledger_postings(concat_rows([legit, fraud]), a, c, balances, plan)
+    txns, fraud_truth, reports, postings = finish(concat_rows([legit, fraud, ledger]), c, a, plan, rng_fraud)
     events = app_event_rows(concat_rows([app_sessions(c, plan, rng_eng), takeover_events]), c, plan)
 
     rows = {
         **customer_rows(c, plan, rng_cust),
         **consent_rows(c, consent, plan, rng_cust),
         "accounts": account_rows(a, c, plan),
-        "balances": balance_rows(a, c, plan, stream(plans.STREAM_BALANCES)),
+        "balances": balance_rows(balances, a, plan),
         "transactions": txns,
         "fraud_reports": reports,
         "app_events": events,
@@ -70,6 +72,7 @@ def generate_block(plan: Plan, block: int) -> BlockOutput:
         }),
         "churn_monthly": churn_monthly(c, plan),
         "fraud": fraud_truth,
+        "postings": postings,
         "fraud_incidents": incidents,
         "contacts": contact_truth,
     }

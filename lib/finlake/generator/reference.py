@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # --- code lists (the complete valid sets of docs/landing.md) ------------------------------------
-CHANNELS = ("mobile_app", "online", "pos", "atm", "branch_counter", "third_party_pay")
+CHANNELS = ("mobile_app", "online", "pos", "atm", "branch_counter", "third_party_pay")  # where customers post
+SYSTEM_CHANNEL = "system"  # the core system's own postings (month-end ledger movements)
+POSTING_CHANNELS = (*CHANNELS, SYSTEM_CHANNEL)
 CURRENCIES = ("CNY", "USD", "EUR", "HKD", "JPY")
 FOREIGN_CURRENCIES = ("USD", "EUR", "HKD", "JPY")
 FX_BASE = {"USD": 7.10, "EUR": 7.75, "HKD": 0.91, "JPY": 0.048}

@@ -15,12 +15,12 @@ import pyarrow.compute as pc
 
 from finlake.generator import churn as churn_model
 from finlake.generator import reference as ref
-from finlake.generator.accounts import Accounts
+from finlake.generator.accounts import LEDGER_PRODUCTS, PT, Accounts, MonthEndBalances
 from finlake.generator.customers import Customers
 from finlake.generator.formats import TextRows, arrow_ids, arrow_labels, arrow_minor, arrow_ts, arrow_yn, as_arrow, fmt_ids, routed
 from finlake.generator.plan import Plan
 
-CH = {name: i for i, name in enumerate(ref.CHANNELS)}
+CH = {name: i for i, name in enumerate(ref.POSTING_CHANNELS)}
 CUR = {name: i for i, name in enumerate(ref.CURRENCIES)}
 # Columns of the internal transaction frame and their defaults.
 COLUMNS = {
@@ -215,6 +215,67 @@ def _churn_outflows(c: Customers, a: Accounts, plan: Plan, rng: np.random.Genera
     )
 
 
+def ledger_postings(postings: pd.DataFrame, a: Accounts, c: Customers, balances: MonthEndBalances,
+                    plan: Plan) -> pd.DataFrame:
+    """The core system's month-end posting of each ledger account: what makes its balances add up.
+
+    A real ledger moves a balance only by postings; the customer-initiated ones above do not
+    cover interest, card repayments, loan instalments and transfers between the customer's own
+    products. So for every ledger account (``LEDGER_PRODUCTS``) open at two consecutive month ends,
+    one posting on the later month end (channel ``system``, 23:55; no card, merchant, city,
+    device or counterparty: it says nothing about where the customer is) carries
+    the rest: balance - previous balance - the month's postings, in fen exactly as the cleaned
+    layer converts them. Cleaned data then passes the balance-continuity check except where a
+    posting was lost to a defect (see ``test_cleaned_end_to_end``). Wealth, fund and insurance
+    balances are valuations and get no such posting. An amount above a posting's limit is split.
+    """
+    n_months = len(plan.month_ends())
+    ledger = np.isin(a.product, [PT[p] for p in LEDGER_PRODUCTS])[balances.account]
+    account, month, fen = balances.account[ledger], balances.month[ledger], balances.fen[ledger]
+    code = account.astype(np.int64) * n_months + month  # sorted: balances are by account, then month
+    prev = np.searchsorted(code, code - 1)
+    has_prev = (prev < len(code)) & (code[np.minimum(prev, len(code) - 1)] == code - 1)
+
+    p = postings[postings["ts"] < np.datetime64(plan.end, "s")]
+    day = p["ts"].to_numpy().astype("datetime64[D]")
+    p_month = (day.astype("datetime64[M]") - plan.start64.astype("datetime64[M]")).astype(np.int64)
+    p_code = p["account"].to_numpy().astype(np.int64) * n_months + p_month
+    signed = np.where(p["credit"].to_numpy(bool), 1, -1) * posted_fen(p["minor"].to_numpy(), p["currency"].to_numpy(), day, plan)
+    moved = np.zeros(len(code), np.int64)
+    at = np.searchsorted(code, p_code)
+    found = (at < len(code)) & (code[np.minimum(at, len(code) - 1)] == p_code)
+    np.add.at(moved, at[found], signed[found])
+
+    rest = np.where(has_prev, fen - fen[np.where(has_prev, prev, 0)] - moved, 0)
+    todo = np.flatnonzero(rest != 0)
+    parts = -(-np.abs(rest[todo]) // MAX_MINOR)  # ceil: postings stay below 100 million
+    row = np.repeat(todo, parts)
+    first = np.r_[0, np.cumsum(parts)[:-1]]
+    last = np.repeat(first + parts - 1, parts) == np.arange(len(row))
+    magnitude = np.where(last, np.abs(rest[row]) - (np.repeat(parts, parts) - 1) * MAX_MINOR, MAX_MINOR)
+    n = len(row)
+    cust = a.cust[account[row]]
+    me = plan.month_ends()[month[row]]
+    return txn_frame(
+        n, cust=cust, account=account[row], card=np.zeros(n, bool),
+        ts=me.astype("datetime64[s]") + np.timedelta64(23 * 3600 + 55 * 60, "s"),
+        minor=magnitude.astype(np.int64), currency=np.full(n, CUR["CNY"]), credit=rest[row] > 0,
+        channel=np.full(n, CH[ref.SYSTEM_CHANNEL]), international=np.zeros(n, bool),
+    )
+
+
+def posted_fen(minor: np.ndarray, currency: np.ndarray, day: np.ndarray, plan: Plan) -> np.ndarray:
+    """A posting's CNY amount in fen as the cleaned layer computes it: the landed amount (capped at
+    MAX_MINOR) x the landed rate of its day (6 decimals), rounded half-up."""
+    minor = np.minimum(np.asarray(minor, np.int64), MAX_MINOR)
+    rates = plan.fx_rates.pivot(index="rate_date", columns="currency", values="cny_per_unit")
+    micro = np.full((len(rates), len(ref.CURRENCIES)), 1_000_000, np.int64)
+    for cur in ref.FOREIGN_CURRENCIES:
+        micro[:, CUR[cur]] = [int(f"{v:.6f}".replace(".", "")) for v in rates[cur].to_numpy()]  # as landed
+    day_i = np.clip((day - plan.start64).astype(int), 0, len(rates) - 1)
+    return (minor * micro[day_i, currency] + 500_000) // 1_000_000
+
+
 # --- shared helpers ---------------------------------------------------------------------------------
 def to_minor(cny: np.ndarray, currency: np.ndarray, day: np.ndarray, plan: Plan) -> np.ndarray:
     """CNY amounts -> minor units of the posting currency at that day's rate."""
@@ -255,8 +316,10 @@ def random_banks(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(ref.BANKS, dtype=object)[rng.choice(len(ref.BANKS), n, p=weights / weights.sum())]
 
 
-def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan, rng: np.random.Generator) -> tuple[TextRows, pa.Table, TextRows]:
-    """Order, identify and label the postings; return (landing rows, truth rows, fraud reports).
+def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan,
+           rng: np.random.Generator) -> tuple[TextRows, pa.Table, TextRows, pa.Table]:
+    """Order, identify and label the postings; return (landing rows, fraud truth, fraud reports,
+    ledger truth: each posting's account, local date and signed CNY amount in fen).
 
     The label of every posting is drawn from ``p_fraud``: the pattern's strength for planted
     incidents, a small base risk (higher at night, abroad, for large amounts) otherwise.
@@ -291,7 +354,7 @@ def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan, rng: np.ra
         "amount": arrow_minor(np.minimum(t["minor"].to_numpy(), MAX_MINOR)),
         "currency": arrow_labels(t["currency"].to_numpy(), ref.CURRENCIES),
         "direction": arrow_labels(t["credit"].to_numpy(bool).astype(int), ("debit", "credit")),
-        "channel": arrow_labels(t["channel"].to_numpy(), ref.CHANNELS),
+        "channel": arrow_labels(t["channel"].to_numpy(), ref.POSTING_CHANNELS),
         "merchant_id": as_arrow(t["merchant_id"].to_numpy()),
         "mcc": as_arrow(t["mcc"].to_numpy()),
         "city": as_arrow(t["city"].to_numpy()),
@@ -314,4 +377,10 @@ def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan, rng: np.ra
         {"txn_id": reported_ids, "reported_at": reported_text, "fraud_type": fraud_type[is_fraud][delivered].astype(object)},
         reported.astype("datetime64[D]"), pc.binary_join_element_wise(reported_text, reported_ids, "|"), reported_ids,
     )
-    return rows, truth, reports
+    day = ts.astype("datetime64[D]")
+    ledger = pa.table({
+        "txn_id": txn_id, "account_id": as_arrow(a.account_id[account]), "business_date": pa.array(day),
+        "signed_amount_fen": pa.array(np.where(t["credit"].to_numpy(bool), 1, -1)
+                                      * posted_fen(t["minor"].to_numpy(), t["currency"].to_numpy(), day, plan)),
+    })
+    return rows, truth, reports, ledger
