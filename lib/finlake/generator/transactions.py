@@ -1,4 +1,5 @@
-"""Everyday transactions of one block: card spend, cash, transfers, salaries, churn outflows.
+"""Transactions of one block: card spend, cash, transfers, salaries, churn outflows, and the core
+system's month-end ledger postings that make the balances add up.
 
 Counts come from a Poisson intensity per customer and day that carries the weekly cycle, the
 payday spike, the customer's persona and activity, and the decline before churn; the hour of
@@ -222,19 +223,20 @@ def ledger_postings(postings: pd.DataFrame, a: Accounts, c: Customers, balances:
     A real ledger moves a balance only by postings; the customer-initiated ones above do not
     cover interest, card repayments, loan instalments and transfers between the customer's own
     products. So for every ledger account (``LEDGER_PRODUCTS``) open at two consecutive month ends,
-    one posting on the later month end (channel ``system``, 23:55; no card, merchant, city,
-    device or counterparty: it says nothing about where the customer is) carries
-    the rest: balance - previous balance - the month's postings, in fen exactly as the cleaned
-    layer converts them. Cleaned data then passes the balance-continuity check except where a
-    posting was lost to a defect (see ``test_cleaned_end_to_end``). Wealth, fund and insurance
-    balances are valuations and get no such posting. An amount above a posting's limit is split.
+    one posting on the later month end (channel ``system``, 23:55; no card, merchant, city, device
+    or counterparty: it says nothing about where the customer is) carries the rest: balance -
+    previous balance - the month's postings, in fen exactly as the cleaned layer converts them.
+    Cleaned data then passes the balance-continuity check except where a posting was lost to a
+    defect (tests/cleaned/test_cleaned_end_to_end.py). Wealth, fund and insurance balances are
+    valuations and get no such posting. An amount above a posting's limit is split.
     """
     n_months = len(plan.month_ends())
     ledger = np.isin(a.product, [PT[p] for p in LEDGER_PRODUCTS])[balances.account]
     account, month, fen = balances.account[ledger], balances.month[ledger], balances.fen[ledger]
     code = account.astype(np.int64) * n_months + month  # sorted: balances are by account, then month
     prev = np.searchsorted(code, code - 1)
-    has_prev = (prev < len(code)) & (code[np.minimum(prev, len(code) - 1)] == code - 1)
+    # month > 0: code - 1 of an account's first month is the previous account's last month.
+    has_prev = (month > 0) & (prev < len(code)) & (code[np.minimum(prev, len(code) - 1)] == code - 1)
 
     p = postings[postings["ts"] < np.datetime64(plan.end, "s")]
     day = p["ts"].to_numpy().astype("datetime64[D]")
