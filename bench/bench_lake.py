@@ -26,8 +26,8 @@ import time
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from statistics import median
 from pathlib import Path
+from statistics import median
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F

@@ -156,7 +156,8 @@ def test_balance_continuity_breaks_are_exactly_the_postings_lost_to_defects(gene
     def read(name: str) -> pl.DataFrame:
         return pl.from_arrow(DeltaTable(lake.path(name)).to_pyarrow_table())
 
-    ledger = read("cleaned.accounts").filter(pl.col("product_type").is_in(list(LEDGER_PRODUCTS))).select("account_id")
+    accounts = read("cleaned.accounts")
+    ledger = accounts.filter(pl.col("product_type").is_in(list(LEDGER_PRODUCTS))).select("account_id")
     checked = (read("cleaned.balances").sort("account_id", "month_end")
                .filter(pl.col("account_id").shift(1) == pl.col("account_id"))  # has a previous month end
                .join(ledger, on="account_id").select("account_id", "month_end"))
@@ -169,5 +170,5 @@ def test_balance_continuity_breaks_are_exactly_the_postings_lost_to_defects(gene
     assert expected.height > 0
     assert found.sort("account_id", "month_end").rows() == expected.sort("account_id", "month_end").rows()
     assert first.balance_breaks == expected.height
-    valuations = read("cleaned.accounts").filter(~pl.col("product_type").is_in(list(LEDGER_PRODUCTS)))
+    valuations = accounts.filter(~pl.col("product_type").is_in(list(LEDGER_PRODUCTS)))
     assert valuations.height > 0 and found.join(valuations, on="account_id").height == 0

@@ -242,7 +242,7 @@ def ledger_postings(postings: pd.DataFrame, a: Accounts, c: Customers, balances:
     day = p["ts"].to_numpy().astype("datetime64[D]")
     p_month = (day.astype("datetime64[M]") - plan.start64.astype("datetime64[M]")).astype(np.int64)
     p_code = p["account"].to_numpy().astype(np.int64) * n_months + p_month
-    signed = np.where(p["credit"].to_numpy(bool), 1, -1) * posted_fen(p["minor"].to_numpy(), p["currency"].to_numpy(), day, plan)
+    signed = signed_fen(p, day, plan)
     moved = np.zeros(len(code), np.int64)
     at = np.searchsorted(code, p_code)
     found = (at < len(code)) & (code[np.minimum(at, len(code) - 1)] == p_code)
@@ -266,16 +266,19 @@ def ledger_postings(postings: pd.DataFrame, a: Accounts, c: Customers, balances:
     )
 
 
-def posted_fen(minor: np.ndarray, currency: np.ndarray, day: np.ndarray, plan: Plan) -> np.ndarray:
-    """A posting's CNY amount in fen as the cleaned layer computes it: the landed amount (capped at
-    MAX_MINOR) x the landed rate of its day (6 decimals), rounded half-up."""
-    minor = np.minimum(np.asarray(minor, np.int64), MAX_MINOR)
+def signed_fen(t: pd.DataFrame, day: np.ndarray, plan: Plan) -> np.ndarray:
+    """Each posting's signed CNY amount in fen as the cleaned layer computes ``signed_amount_cny``:
+    the landed amount (capped at MAX_MINOR) x the landed rate of ``day`` (6 decimals), rounded
+    half-up, negative for debits."""
+    minor = np.minimum(t["minor"].to_numpy().astype(np.int64), MAX_MINOR)
+    currency = t["currency"].to_numpy()
     rates = plan.fx_rates.pivot(index="rate_date", columns="currency", values="cny_per_unit")
     micro = np.full((len(rates), len(ref.CURRENCIES)), 1_000_000, np.int64)
     for cur in ref.FOREIGN_CURRENCIES:
         micro[:, CUR[cur]] = [int(f"{v:.6f}".replace(".", "")) for v in rates[cur].to_numpy()]  # as landed
     day_i = np.clip((day - plan.start64).astype(int), 0, len(rates) - 1)
-    return (minor * micro[day_i, currency] + 500_000) // 1_000_000
+    fen = (minor * micro[day_i, currency] + 500_000) // 1_000_000
+    return np.where(t["credit"].to_numpy(bool), fen, -fen)
 
 
 # --- shared helpers ---------------------------------------------------------------------------------
@@ -382,7 +385,6 @@ def finish(txns: pd.DataFrame, c: Customers, a: Accounts, plan: Plan,
     day = ts.astype("datetime64[D]")
     ledger = pa.table({
         "txn_id": txn_id, "account_id": as_arrow(a.account_id[account]), "business_date": pa.array(day),
-        "signed_amount_fen": pa.array(np.where(t["credit"].to_numpy(bool), 1, -1)
-                                      * posted_fen(t["minor"].to_numpy(), t["currency"].to_numpy(), day, plan)),
+        "signed_amount_fen": pa.array(signed_fen(t, day, plan)),
     })
     return rows, truth, reports, ledger
