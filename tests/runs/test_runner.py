@@ -169,6 +169,16 @@ def test_monthly_jobs_get_the_latest_cut_off_the_business_date_completes():
             month_cutoff(date(2024, 3, 1))] == [date(2025, 1, 1), date(2024, 12, 1), date(2024, 3, 1), date(2024, 3, 1)]
 
 
+def test_a_run_without_as_of_is_for_today_on_the_banks_calendar():
+    from datetime import datetime, timezone
+
+    from finlake.runs.registry import business_today
+
+    # 17:30 UTC on 31 December is 01:30 on 1 January in Beijing: the bank's new business day.
+    assert business_today(datetime(2024, 12, 31, 17, 30, tzinfo=timezone.utc)) == date(2025, 1, 1)
+    assert business_today(datetime(2024, 12, 31, 15, 59, tzinfo=timezone.utc)) == date(2024, 12, 31)
+
+
 def test_default_registry_runs_the_stages_in_pipeline_order():
     from finlake.runs.registry import DEFAULT_REGISTRY, STAGE_ORDER
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timezone
+from datetime import date
 
 from rich.console import Console
 from rich.table import Table
@@ -25,7 +25,7 @@ def register(subparsers, common) -> None:
         "run", parents=[common],
         help="run the pipeline for one as_of date (resumes after a failure; see docs/runs.md for exit codes)")
     p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD",
-                   help="business date to run for (default: today, UTC)")
+                   help="business date to run for (default: today in Beijing, the bank's calendar)")
     p.add_argument("--from", dest="from_stage", choices=STAGES, help="start here, rerunning stages already done")
     p.add_argument("--until", dest="until_stage", choices=STAGES, help="stop after this stage")
     p.add_argument("--break-stale-lock", action="store_true",
@@ -54,9 +54,10 @@ def _emit_json(value) -> None:
 
 def cmd_run(args, settings) -> int:
     from finlake.runs.progress import choose_progress, stage_table
+    from finlake.runs.registry import business_today
     from finlake.runs.runner import run_pipeline
 
-    as_of = args.as_of or datetime.now(timezone.utc).date()
+    as_of = args.as_of or business_today()
     report = run_pipeline(open_lake(settings, "run"), as_of, from_stage=args.from_stage, until_stage=args.until_stage,
                           progress=(progress := choose_progress()), break_stale_lock=args.break_stale_lock)
     console = Console() if sys.stdout.isatty() else Console(width=140)  # logs: no 80-column wrapping

@@ -15,11 +15,20 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 STAGE_ORDER = ("ingest", "clean", "features", "train", "score", "audiences")
 CALL_ARGUMENTS = ("lake", "spark", "settings", "run_id", "as_of")
+# The bank's calendar: an event's business date is its Beijing date (docs/cleaned.md), so is a run's.
+BANK_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+def business_today(now: datetime | None = None) -> date:
+    """Today on the bank's calendar: a run started at 01:00 in Beijing (17:00 UTC the day before)
+    is for the Beijing date, not the UTC one."""
+    return (now or datetime.now(timezone.utc)).astimezone(BANK_TIMEZONE).date()
 
 
 def month_cutoff(business_date: date) -> date:
