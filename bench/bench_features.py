@@ -73,6 +73,7 @@ def noop(df) -> None:
 
 def duckdb_sql(first: date, last: date) -> str:
     """The customer_monthly features in DuckDB SQL (same definitions as finlake.features.customer)."""
+    from finlake.features.customer import ATTRIBUTION_WINDOW_DAYS as aw
     from finlake.features.reference import CHANNELS, MCC_FAMILIES, PRODUCT_TYPES, SYSTEM_CHANNEL
 
     fam_case = "CASE " + " ".join(f"WHEN mcc IN ({', '.join(repr(c) for c in codes)}) THEN '{f}'"
@@ -147,8 +148,8 @@ sv AS (SELECT customer_id, business_date, 1 AS complaint, 0 AS contact, 0 AS res
        SELECT customer_id, business_date, 0, 1, (outcome IN ('responded', 'converted'))::INT, (outcome = 'converted')::INT
        FROM contacts WHERE NOT control_group),
 sa AS (SELECT customer_id, as_of, {w('complaint', 1, 90)} AS complaints_90d, {w('complaint', 1, 180)} AS complaints_180d,
-              {w('contact', 1, 90)} AS contacts_90d, {w('coalesce(response, 0)', 1, 90)} AS responses_90d,
-              {w('coalesce(conversion, 0)', 1, 90)} AS conversions_90d
+              {w('contact', 1, 90)} AS contacts_90d, {w('coalesce(response, 0)', aw + 1, aw + 90)} AS responses_90d,
+              {w('coalesce(conversion, 0)', aw + 1, aw + 90)} AS conversions_90d
        FROM (SELECT sv.*, cut.as_of, datediff('day', business_date, cut.as_of) AS lag FROM sv JOIN cut
              ON cut.as_of > sv.business_date AND cut.as_of <= sv.business_date + INTERVAL 180 DAY) x
        GROUP BY 1, 2),

@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from pyspark.testing import assertDataFrameEqual
 
 from finlake.errors import QualityGateError
 from finlake.features import build_features
+from finlake.features.build import FeatureInputError, plan_build
+from finlake.features.tags import TagRuleError
 from finlake.lake import Lake
 from finlake.settings import load_settings
 
@@ -61,6 +64,17 @@ def partitions(lake, table, column="as_of"):
     return {(r[0], r["_run_id"]): r["count"] for r in rows}
 
 
+def test_a_tag_rule_on_a_bookkeeping_column_stops_the_build_naming_the_tag(lake, tmp_path):
+    """Rules are evaluated without _run_id, so they are validated without it: the error names the
+    tag before any data is read, instead of a Spark AnalysisException in the middle of the build."""
+    path = tmp_path / "tags.yaml"
+    path.write_text("tags:\n  - name: by_run\n    family: behaviour\n    expression: \"_run_id = 'run-1'\"\n"
+                    "    description: test\n    owner: tests\n", encoding="utf-8")
+    with pytest.raises(TagRuleError, match=r"tag 'by_run' .*`_run_id`"):
+        build_features(lake, lake.settings, "run-0", tags_file=path)
+    assert not any(lake.exists(t) for t in TABLES)
+
+
 def test_first_build_computes_every_complete_month_in_one_run(lake):
     report = build_features(lake, lake.settings, "run-1")
     assert report.observed_until == date(2024, 5, 1)
@@ -89,6 +103,25 @@ def test_a_new_month_is_appended_without_recomputing_history(lake, make):
     assert {k[0] for k in fraud if k[1] == "run-1"} == {date(2024, 1, 1), date(2024, 2, 1)}
 
 
+def test_tags_missing_for_a_month_are_rebuilt_by_the_next_run_from_the_stored_features(lake):
+    """A crash after customer_monthly was written and before customer_tags was: the month is
+    complete in customer_monthly, so only the tags are due, and they come back identical."""
+    april = "as_of = DATE'2024-04-01'"
+
+    def tag_rows():
+        return lake.read("features.customer_tags").where(april).drop("_run_id")
+
+    before = tag_rows().collect()
+    assert before
+    monthly_version = lake.version("features.customer_monthly")
+    lake.delete("features.customer_tags", april)
+    assert tag_rows().count() == 0
+    report = build_features(lake, lake.settings, "run-2b")
+    assert {t: b.partitions for t, b in report.tables.items()} == {"features.customer_tags": [date(2024, 4, 1)]}
+    assert lake.version("features.customer_monthly") == monthly_version
+    assertDataFrameEqual(tag_rows(), before)
+
+
 def test_recomputing_a_month_replaces_exactly_that_month(lake):
     before = partitions(lake, "features.customer_monthly")
     version = lake.version("features.customer_monthly")
@@ -105,6 +138,23 @@ def test_rerunning_a_run_that_already_committed_writes_nothing(lake):
     assert all(t.skipped for t in report.tables.values())
     assert {t: lake.version(t) for t in TABLES} == versions
     assert report.gate_reports == {}  # every table held the run's commit: nothing was computed or gated
+
+
+def test_an_as_of_past_the_data_recomputes_the_latest_cutoff(lake, caplog):
+    """A run for a business date the data has not reached yet is a mid-month run of the last
+    date it has (docs/runs.md): the latest cut-off is recomputed, nothing later is built."""
+    with caplog.at_level("WARNING", logger="finlake.features.build"):
+        plan = plan_build(lake, date(2024, 12, 31))
+    assert plan.latest_cutoff == date(2024, 6, 1)
+    assert plan.customer_cutoffs == [date(2024, 6, 1)]  # already built: due only because it is recomputed
+    assert plan.tag_cutoffs == [date(2024, 6, 1)]
+    assert date(2024, 5, 1) in plan.fraud_months
+    assert "recomputing the latest cut-off 2024-06-01" in caplog.text
+
+
+def test_an_as_of_before_the_first_cutoff_names_the_date_and_the_first_cutoff(lake):
+    with pytest.raises(FeatureInputError, match=r"as_of 2024-01-20 .* the first cut-off is 2024-02-01"):
+        plan_build(lake, date(2024, 1, 20))
 
 
 def test_a_blocking_expectation_failure_leaves_every_table_unchanged(lake, make):

@@ -9,7 +9,7 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from finlake.features.customer import (
-    CustomerInputs, app_features, balance_features, compute_customer_features, holding_features, service_features,
+    ATTRIBUTION_WINDOW_DAYS, CustomerInputs, app_features, balance_features, compute_customer_features, holding_features, service_features,
     transaction_features,
 )
 from finlake.features.reference import PRODUCT_TYPES
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.xdist_group("features-customer")
 
 D = date(2024, 7, 1)  # the cut-off under test
 FEB, DEC = date(2024, 2, 1), date(2024, 12, 1)
+NEXT = date(2024, 8, 1)  # the cut-off after D
 
 
 def at(day: date, hour: int = 12) -> datetime:
@@ -146,15 +147,26 @@ def test_app_engagement_counts_events_and_recency_of_the_last_login(make, spark)
 
 def test_control_group_rows_are_not_contacts(make, spark):
     contacts = make("cleaned.contacts", [
-        {"contact_id": "K1", "customer_id": "C1", "ts": at(days_before(10)), "outcome": "converted"},
+        {"contact_id": "K1", "customer_id": "C1", "ts": at(days_before(40)), "outcome": "converted"},
         {"contact_id": "K2", "customer_id": "C1", "ts": at(days_before(20)), "outcome": "opened"},
-        {"contact_id": "K3", "customer_id": "C1", "ts": at(days_before(20)), "control_group": True, "channel": None,
+        {"contact_id": "K3", "customer_id": "C1", "ts": at(days_before(40)), "control_group": True, "channel": None,
          "outcome": "converted"},
     ])
     complaints = make("cleaned.complaints", [{"complaint_id": "Q1", "customer_id": "C1", "ts": at(days_before(120))}])
     got = only(service_features(complaints, contacts, D, D), "complaints_90d", "complaints_180d", "contacts_90d",
                "responses_90d", "conversions_90d")
     assertDataFrameEqual(got, spark.createDataFrame([("C1", D, 0, 1, 2, 1, 1)], got.schema))
+
+
+def test_outcomes_count_for_the_90_days_before_the_attribution_window_contacts_for_the_last_90(make, spark):
+    assert ATTRIBUTION_WINDOW_DAYS == 30  # the lags below are its boundaries
+    lags = {30: "converted", 31: "converted", 90: "responded", 91: "responded", 120: "converted", 121: "converted"}
+    contacts = make("cleaned.contacts", [{"contact_id": f"K{lag}", "customer_id": "C1", "ts": at(days_before(lag)),
+                                          "outcome": outcome} for lag, outcome in lags.items()])
+    complaints = make("cleaned.complaints", [])
+    got = only(service_features(complaints, contacts, D, D), "contacts_90d", "responses_90d", "conversions_90d")
+    # contacts: lags 30, 31, 90; outcomes: lags 31..120, i.e. 31, 90, 91, 120 (converted: 31, 120)
+    assertDataFrameEqual(got, spark.createDataFrame([("C1", D, 3, 4, 2)], got.schema))
 
 
 # --- the point-in-time rule ------------------------------------------------------------------
@@ -232,6 +244,23 @@ def test_changing_an_event_the_day_before_the_cutoff_does_change_its_rows(make, 
                                + [txn("T8", days_before(1), 5.0, mcc="5411")]})
     with pytest.raises(AssertionError):
         assertDataFrameEqual(_features(make, changed), rows_at_d)
+
+
+def test_a_contact_outcome_counts_only_once_its_attribution_window_has_closed(make):
+    """A contact on D - 5 may convert on D or later: at D its outcome is unknown, so 'converted'
+    and 'delivered' give the same rows; the next cut-off, 36 days on, counts the conversion."""
+    history = _history(make)
+    by_outcome = {}
+    for outcome in ("delivered", "converted"):
+        late = {"contact_id": "K8", "customer_id": "C1", "ts": at(days_before(5)), "outcome": outcome}
+        by_outcome[outcome] = dict(history, **{"cleaned.contacts": history["cleaned.contacts"] + [late]})
+    assertDataFrameEqual(_features(make, by_outcome["converted"]), _features(make, by_outcome["delivered"]))
+    at_d = _features(make, by_outcome["converted"]).where("customer_id = 'C1'").first()
+    assert (at_d.contacts_90d, at_d.responses_90d, at_d.conversions_90d) == (2, 0, 0)  # K1 (D - 9) is in its window too
+    nxt = {o: _features(make, h, as_of=NEXT).where("customer_id = 'C1'")
+           .select("contacts_90d", "responses_90d", "conversions_90d").first() for o, h in by_outcome.items()}
+    assert tuple(nxt["delivered"]) == (2, 1, 0)  # K1 responded: its window closed too
+    assert tuple(nxt["converted"]) == (2, 2, 1)
 
 
 def test_a_customer_without_events_gets_the_documented_defaults(make, rows_at_d):

@@ -73,6 +73,7 @@ def test_the_repository_tag_file_is_valid(spark):
     ("txn_count_30d + 1", "not a boolean"),
     ("txn_count_30d >= ", "invalid"),                 # syntax
     ("sum(txn_count_30d) > 2", "invalid"),            # aggregate
+    ("_run_id = 'run-1'", "`_run_id`"),                # bookkeeping: in the table, not in what rules see
 ])
 def test_a_bad_expression_is_an_error_naming_the_tag(spark, tmp_path, expression, says):
     path = write_tags(tmp_path, "tags:\n" + rule("good_one", "txn_count_30d >= 2") + rule("broken_tag", expression))

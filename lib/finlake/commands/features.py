@@ -13,7 +13,8 @@ def register(subparsers, common) -> None:
         help="build features.* (customer_monthly, churn_labels, transaction_fraud, customer_tags) for the months "
              "not built yet; exit 3: a blocking expectation failed and no table moved")
     p.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
-                   help="also recompute this cut-off (the first day of the date's month), replacing exactly that month")
+                   help="also recompute this cut-off (the first day of the date's month), replacing exactly that month; "
+                        "a date past the data recomputes the latest cut-off")
     p.add_argument("--run-id", help="run id to record (default: a new one)")
     p.add_argument("--tags", metavar="FILE", help="rule tag file (default conf/tags.yaml)")
     p.set_defaults(func=cmd_features)

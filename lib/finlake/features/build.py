@@ -2,17 +2,22 @@
 
 ``build_features(lake, settings, run_id, as_of=None)``:
 
-1. Checks conf/tags.yaml against the customer_monthly schema (a bad rule stops the job before
-   any data is read).
-2. Finds what is due. The data is observed until ``observed_until`` = the day after the latest
-   business date of cleaned.transactions; the latest cut-off is the first day of that month
-   (its previous month is complete). Without ``as_of``, every cut-off not yet in a table is
-   computed, all months in one pass; history is not recomputed. With ``as_of`` (any date; it
+1. Checks conf/tags.yaml against the customer_monthly columns the rules are evaluated on (a bad
+   rule stops the job before any data is read).
+2. Finds what is due, for each table on its own: a month is due for a table when that table
+   lacks it (so a month one table holds and another lacks, after a crash between two writes, is
+   filled in by the next run). The data is observed until ``observed_until`` = the day after
+   the latest business date of cleaned.transactions; the latest cut-off is the first day of
+   that month (its previous month is complete). Without ``as_of``, every cut-off a table lacks
+   is computed, all months in one pass; history is not recomputed. With ``as_of`` (any date; it
    is rounded down to its cut-off, the first day of its month), the cut-offs up to it that are
-   missing are computed and the cut-off itself is recomputed, replacing exactly that month.
-   Churn labels are due once their 90-day window is observed. transaction_fraud months are due
-   when missing, when their labels were not yet mature at the last build (new reports may have
-   arrived), and (with ``as_of``) for the month before the cut-off.
+   missing are computed and the cut-off itself is recomputed, replacing exactly that month; an
+   ``as_of`` past the data recomputes the latest cut-off (a warning says so), one before the
+   first cut-off is an error naming both. customer_tags of a cut-off whose customer_monthly
+   rows are not recomputed are computed from the stored rows. Churn labels are due once their
+   90-day window is observed. transaction_fraud months are due when missing, when their labels
+   were not yet mature at the last build (new reports may have arrived), and (with ``as_of``)
+   for the month before the cut-off.
 3. Computes every table, gates each with expectations/features/<table>.json, and only then
    writes: each table in one atomic ``replace_where`` on exactly the months computed, with a
    WriteTxn keyed by the run so a rerun of the same run is a no-op. When every due table already
@@ -99,6 +104,7 @@ class Plan:
     first_cutoff: date
     latest_cutoff: date
     customer_cutoffs: list[date]
+    tag_cutoffs: list[date]
     label_cutoffs: list[date]
     fraud_months: list[date]
 
@@ -119,20 +125,30 @@ def plan_build(lake: Lake, as_of: date | None) -> Plan:
     observed_until = hi + timedelta(days=1)
     first_cutoff = add_months(month_start(lo), 1)
     latest = month_start(observed_until)
+    if latest < first_cutoff:
+        raise FeatureInputError(f"cleaned.transactions covers {lo}..{hi}: no whole month before a cut-off yet; "
+                                f"the first cut-off, {first_cutoff}, can be built once the data reaches "
+                                f"{first_cutoff - timedelta(days=1)}")
     recompute = None
     if as_of is not None:
         wanted = month_start(as_of)
+        if wanted < first_cutoff:
+            raise FeatureInputError(f"as_of {as_of} is before the first cut-off the data allows: its cut-off "
+                                    f"{wanted} needs the whole month before it, but cleaned.transactions starts at "
+                                    f"{lo}, so the first cut-off is {first_cutoff}; use --as-of {first_cutoff} or later")
         if wanted > latest:
-            log.warning("as_of %s needs data through %s but cleaned.transactions ends at %s; building up to %s",
-                        as_of, wanted - timedelta(days=1), hi, latest)
+            # Like a mid-month run of the last day the data reaches (docs/runs.md): the latest
+            # cut-off is recomputed, so late data for it is picked up; nothing later is built.
+            log.warning("as_of %s needs data through %s but cleaned.transactions ends at %s; recomputing the latest "
+                        "cut-off %s instead", as_of, wanted - timedelta(days=1), hi, latest)
         else:
-            latest, recompute = wanted, wanted
-    if latest < first_cutoff:
-        raise FeatureInputError(f"cleaned.transactions covers {lo}..{hi}: no whole month before a cut-off yet; "
-                                "features need at least one complete month")
+            latest = wanted
+        recompute = latest
     cutoffs = cutoffs_between(first_cutoff, latest)
-    done = _existing(lake, CUSTOMER_MONTHLY, "as_of")
-    customer = sorted({c for c in cutoffs if c not in done} | ({recompute} if recompute else set()))
+    # Each table's due months are its own: a month one table holds and another lacks (a crash
+    # between two writes, rows deleted by hand) is due for the table that lacks it.
+    customer = _due(cutoffs, _existing(lake, CUSTOMER_MONTHLY, "as_of"), recompute)
+    tagged = _due(cutoffs, _existing(lake, CUSTOMER_TAGS, "as_of"), recompute)
     observed = labels.label_cutoffs(cutoffs, observed_until)
     labelled = _existing(lake, CHURN_LABELS, "as_of")
     churn = sorted({c for c in observed if c not in labelled} | ({recompute} & set(observed) if recompute else set()))
@@ -140,7 +156,13 @@ def plan_build(lake: Lake, as_of: date | None) -> Plan:
     fraud_months = sorted(set(months) - _existing(lake, TRANSACTION_FRAUD, "txn_month")
                           | _immature_months(lake, observed_until)
                           | ({add_months(recompute, -1)} if recompute else set()))
-    return Plan(observed_until, first_cutoff, latest, customer, churn, [m for m in fraud_months if m in months])
+    return Plan(observed_until, first_cutoff, latest, customer, tagged, churn,
+                [m for m in fraud_months if m in months])
+
+
+def _due(cutoffs: list[date], done: set[date], recompute: date | None) -> list[date]:
+    """The cut-offs a table lacks, plus the one recomputed."""
+    return sorted({c for c in cutoffs if c not in done} | ({recompute} if recompute else set()))
 
 
 def _immature_months(lake: Lake, label_cutoff: date) -> set[date]:
@@ -180,12 +202,30 @@ def _due_tables(plan: Plan) -> dict[str, tuple[str, list[date]]]:
     """Each table this plan writes: its partition column and the partitions (cut-offs or months)."""
     due = {}
     if plan.customer_cutoffs:
-        due[CUSTOMER_MONTHLY] = due[CUSTOMER_TAGS] = ("as_of", plan.customer_cutoffs)
+        due[CUSTOMER_MONTHLY] = ("as_of", plan.customer_cutoffs)
+    if plan.tag_cutoffs:
+        due[CUSTOMER_TAGS] = ("as_of", plan.tag_cutoffs)
     if plan.label_cutoffs:
         due[CHURN_LABELS] = ("as_of", plan.label_cutoffs)
     if plan.fraud_months:
         due[TRANSACTION_FRAUD] = ("txn_month", plan.fraud_months)
     return due
+
+
+def _tag_features(lake: Lake, plan: Plan, computed: DataFrame | None) -> DataFrame:
+    """The customer_monthly rows the due tags are computed from: this run's rows for the cut-offs
+    it computes, the stored rows for the others (tags missing where customer_monthly is complete)."""
+    fresh = [c for c in plan.tag_cutoffs if c in plan.customer_cutoffs]
+    stored = [c for c in plan.tag_cutoffs if c not in plan.customer_cutoffs]
+    parts = []
+    if fresh:
+        parts.append(computed.where(F.col("as_of").isin(*fresh)))
+    if stored:
+        parts.append(lake.read(CUSTOMER_MONTHLY).where(F.col("as_of").isin(*stored)))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
 
 
 def _predicate(column: str, days: list[date]) -> str:
@@ -207,8 +247,9 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
     spark = lake.spark
     rules = tags.load_tag_rules(spark, lake.spec(CUSTOMER_MONTHLY).schema, tags_file)
     plan = plan_build(lake, as_of)
-    log.info("features: observed until %s; customer cut-offs %s; churn label cut-offs %s; fraud months %s",
-             plan.observed_until, plan.customer_cutoffs, plan.label_cutoffs, plan.fraud_months)
+    log.info("features: observed until %s; customer cut-offs %s; tag cut-offs %s; churn label cut-offs %s; "
+             "fraud months %s", plan.observed_until, plan.customer_cutoffs, plan.tag_cutoffs, plan.label_cutoffs,
+             plan.fraud_months)
     report = FeatureReport(run_id, plan.observed_until, plan.latest_cutoff, plan.observed_until)
     txn = WriteTxn(f"build_features:{run_id}", int(plan.latest_cutoff.strftime("%Y%m%d")))
     due = _due_tables(plan)
@@ -232,10 +273,11 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
     frames: dict[str, DataFrame] = {}  # each due table's rows, in the order of ``due``
     if plan.customer_cutoffs:
         lo, hi = plan.customer_cutoffs[0], plan.customer_cutoffs[-1]
-        cm = prepared(CUSTOMER_MONTHLY, compute_customer_features(inputs, lo, hi)
-                      .where(F.col("as_of").isin(*plan.customer_cutoffs)))
-        frames[CUSTOMER_MONTHLY] = cm
-        tag_rows = tags.compute_customer_tags(cm.drop("_run_id"), rules, tags.model_tag_rows(lake, cm.drop("_run_id")))
+        frames[CUSTOMER_MONTHLY] = prepared(CUSTOMER_MONTHLY, compute_customer_features(inputs, lo, hi)
+                                            .where(F.col("as_of").isin(*plan.customer_cutoffs)))
+    if plan.tag_cutoffs:
+        features = tags.rule_input(_tag_features(lake, plan, frames.get(CUSTOMER_MONTHLY)))
+        tag_rows = tags.compute_customer_tags(features, rules, tags.model_tag_rows(lake, features))
         frames[CUSTOMER_TAGS] = prepared(CUSTOMER_TAGS, tag_rows)
     if plan.label_cutoffs:
         churn = labels.churn_labels(inputs.accounts, plan.label_cutoffs)

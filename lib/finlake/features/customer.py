@@ -24,6 +24,12 @@ from finlake.features.windows import (
 )
 
 NO_ACTIVITY_DAYS = MAX_LOOKBACK_DAYS + 1  # recency value meaning "nothing in the lookback"
+# Days after a campaign contact within which its outcome (response, conversion) is settled: a
+# conversion opens its account 1-10 days after the contact (docs/landing.md), campaigns run two
+# to four weeks. A contact's outcome is read at cut-off D only when contact date + W < D
+# (service_features; docs/features.md). W + 90 must stay within MAX_LOOKBACK_DAYS, the furthest
+# back explode_to_cutoffs sends an event.
+ATTRIBUTION_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -215,9 +221,19 @@ def app_features(app_events: DataFrame, start_date: date, end_date: date) -> Dat
 
 
 def service_features(complaints: DataFrame, contacts: DataFrame, start_date: date, end_date: date) -> DataFrame:
-    """Complaints in 90 and 180 days; campaign contacts, responses and conversions in 90 days.
+    """Complaints in 90 and 180 days; campaign contacts in 90 days; responses and conversions of
+    the contacts whose attribution window has closed.
 
     Control-group rows are not contacts (the customer was deliberately not reached).
+
+    A contact row is dated by its contact date, but its ``outcome`` is the furthest stage it
+    ever reached (a conversion opens an account 1-10 days after the contact) and carries no date
+    of its own. So at cut-off D the outcome of a recent contact may be something that happens at
+    or after D. An outcome is only read once the contact's attribution window of
+    ``ATTRIBUTION_WINDOW_DAYS`` (W) days has closed before D: responses_90d and conversions_90d
+    count the contacts dated [D - 90 - W days, D - W) (lag W + 1 .. W + 90), the same 90 days as
+    contacts_90d shifted back by W. contacts_90d itself (a contact is known on its date) stays
+    [D - 90 days, D).
     """
     c = complaints.select("customer_id", "business_date", F.lit(1).alias("complaint"),
                           *[F.lit(0).alias(x) for x in ("contact", "response", "conversion")])
@@ -226,12 +242,13 @@ def service_features(complaints: DataFrame, contacts: DataFrame, start_date: dat
                        F.col("outcome").isin("responded", "converted").cast("int").alias("response"),
                        (F.col("outcome") == "converted").cast("int").alias("conversion"))
     rows = explode_to_cutoffs(c.unionByName(k), "business_date", start_date, end_date)
+    w = ATTRIBUTION_WINDOW_DAYS
     return rows.groupBy("customer_id", "as_of").agg(
         window_sum("complaint", 1, 90).cast("int").alias("complaints_90d"),
         window_sum("complaint", 1, 180).cast("int").alias("complaints_180d"),
         window_sum("contact", 1, 90).cast("int").alias("contacts_90d"),
-        window_sum(F.coalesce(F.col("response"), F.lit(0)), 1, 90).cast("int").alias("responses_90d"),
-        window_sum(F.coalesce(F.col("conversion"), F.lit(0)), 1, 90).cast("int").alias("conversions_90d"))
+        window_sum(F.coalesce(F.col("response"), F.lit(0)), w + 1, w + 90).cast("int").alias("responses_90d"),
+        window_sum(F.coalesce(F.col("conversion"), F.lit(0)), w + 1, w + 90).cast("int").alias("conversions_90d"))
 
 
 def fraud_victim_features(fraud_reports: DataFrame, transactions: DataFrame, start_date: date,

@@ -11,8 +11,9 @@ Rule tags live in ``conf/tags.yaml``, a file a marketer edits::
 
 ``expression`` is a Spark SQL boolean expression over features.customer_monthly columns. The
 file is checked before any data is read (``load_tag_rules``): every expression is analysed
-against the declared schema, so an unknown column, a non-boolean result, an aggregate or a
-syntax error is a TagRuleError naming the tag and the file.
+against exactly the columns it is later evaluated on (``rule_input``: the declared schema
+without the bookkeeping columns such as ``_run_id``), so an unknown column, a non-boolean
+result, an aggregate or a syntax error is a TagRuleError naming the tag and the file.
 
 Model tags come from functions listed in ``MODEL_TAG_PROVIDERS`` ("module:function"); each
 takes (lake, customer_features) and returns rows with customer_id, as_of, tag, family, value,
@@ -54,6 +55,7 @@ STATISTICAL_TAGS = {
 # churn_risk_high tags (docs/models.md); they return no rows while no champion exists.
 MODEL_TAG_PROVIDERS: tuple[str, ...] = ("finlake.models.workflows:model_tags",)
 TAG_COLUMNS = ("customer_id", "as_of", "tag", "family", "value", "score", "source", "definition")
+INTERNAL_PREFIX = "_"  # bookkeeping columns (_run_id): not features, never visible to a rule
 
 
 class TagRuleError(FinlakeError, ValueError):
@@ -69,10 +71,16 @@ class TagRule:
     owner: str
 
 
+def rule_input(features: DataFrame) -> DataFrame:
+    """The customer_monthly columns tags are computed from: all but the bookkeeping ones."""
+    return features.select(*[c for c in features.columns if not c.startswith(INTERNAL_PREFIX)])
+
+
 def load_tag_rules(spark: SparkSession, schema: T.StructType, path: Path | str | None = None) -> list[TagRule]:
     """Read and validate the rule tags of ``path`` (default conf/tags.yaml) against ``schema``.
 
-    Validation analyses each expression on an empty DataFrame of ``schema``: nothing is computed.
+    Validation analyses each expression on an empty DataFrame of the columns of ``schema`` that
+    ``rule_tags`` evaluates it on (``rule_input``): nothing is computed.
     """
     path = Path(path or DEFAULT_TAGS_FILE)
     if not path.is_file():
@@ -85,7 +93,7 @@ def load_tag_rules(spark: SparkSession, schema: T.StructType, path: Path | str |
     if not isinstance(entries, list):
         raise TagRuleError(f"tag file {path} must hold a 'tags:' list of rules (name, family, expression, "
                            "description, owner)")
-    empty = spark.createDataFrame([], schema)
+    empty = rule_input(spark.createDataFrame([], schema))
     rules, seen = [], set()
     for index, entry in enumerate(entries):
         rule = _parse_rule(path, index, entry)
@@ -126,8 +134,10 @@ def _check_expression(path: Path, rule: TagRule, empty: DataFrame) -> None:
         empty.where(F.expr(rule.expression)).schema  # refuses aggregates and window functions
     except Exception as exc:  # Spark raises ParseException / AnalysisException subclasses
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TagRuleError(f"{where} is invalid: {first}. Use customer_monthly columns "
-                           "(schemas/features/customer_monthly.yaml) in a boolean SQL expression") from None
+        raise TagRuleError(f"{where} is invalid: {first}. Use customer_monthly feature columns "
+                           "(schemas/features/customer_monthly.yaml; columns starting with "
+                           f"'{INTERNAL_PREFIX}', such as _run_id, are bookkeeping, not features) in a boolean "
+                           "SQL expression") from None
     if not isinstance(kind, T.BooleanType):
         raise TagRuleError(f"{where} gives {kind.simpleString()}, not a boolean; write a condition "
                            "such as 'txn_count_30d >= 2'")
@@ -151,7 +161,9 @@ def rule_tags(features: DataFrame, rules: list[TagRule]) -> DataFrame:
     """One row per customer, cut-off and rule that holds (value 'true').
 
     All rules are evaluated in one pass: an array of the names of the rules that hold, exploded.
+    They see the columns ``load_tag_rules`` validated them against (``rule_input``).
     """
+    features = rule_input(features)
     if not rules:
         return features.limit(0).select(*[F.lit(None).cast(t).alias(c) for c, t in _TAG_TYPES.items()])
     held = F.filter(F.array(*[F.when(F.expr(r.expression), F.lit(r.name)) for r in rules]), lambda x: x.isNotNull())
