@@ -1,6 +1,10 @@
 """End-to-end pipeline benchmark: generate, then ``finlake run`` at two scales, per-stage times.
 
     python bench/bench_pipeline.py [--scales 0.1 1] [--seed 42] [--months 12] [--until STAGE] [--workdir DIR]
+                                   [--driver-memory 2g]
+
+One Spark session runs every scale: give it 8g when scale 1 is among them (ingesting the scale-1
+landing files in one job needs more than 2g of heap).
 
 Each scale gets a fresh lake under ``--workdir`` (default ``bench/work``); the generated landing
 data is reused when it is already there for the same scale and seed. Figures of scales not given
@@ -73,6 +77,7 @@ def main() -> int:
     parser.add_argument("--months", type=int, default=12, help="months of data to generate (default 12)")
     parser.add_argument("--until", help="last stage to run (default: all)")
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "work")
+    parser.add_argument("--driver-memory", default="2g", help="JVM heap of the local Spark driver (8g at scale 1)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -81,7 +86,7 @@ def main() -> int:
     from finlake.spark import get_spark
 
     base = load_settings()
-    spark = get_spark(load_settings(overrides={"spark_conf": {"spark.driver.memory": "2g", **base.spark_conf}}),
+    spark = get_spark(load_settings(overrides={"spark_conf": {**base.spark_conf, "spark.driver.memory": args.driver_memory}}),
                       "finlake-bench-pipeline")
     load_start = os.getloadavg()
     # Scales not rerun this time keep their last figures (each run carries its own measured_at and
