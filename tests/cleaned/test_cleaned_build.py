@@ -14,7 +14,8 @@ from pyspark.testing import assertDataFrameEqual
 
 from finlake.catalog import PROJECT_ROOT
 from finlake.cleaned import build_cleaned
-from finlake.errors import QualityGateError, SettingsError
+from finlake.errors import CatalogError, QualityGateError, SettingsError
+from finlake.quality import QualityGate
 from finlake.quality import gate as gate_module
 
 pytestmark = pytest.mark.xdist_group("cleaned-build")
@@ -221,6 +222,68 @@ def test_one_run_over_several_batches_keeps_each_keys_latest_accepted_delivery(c
     ], "txn_id string, amount decimal(18,2), _batch_id string"))
     quarantined = lake.read("quarantine.transactions").filter(F.col("_batch_id") == "2024-03-03")
     assert [r["txn_id"] for r in quarantined.collect()] == ["T00000000000001"]
+    # The cleaned rules read checks computed while cleaning: re-gating the quarantine says so.
+    with pytest.raises(CatalogError, match=r"cannot re-process quarantine.transactions: .*_check_well_formed"):
+        QualityGate(lake, settings, run_id="steward").reprocess("cleaned.transactions")
+
+    from finlake.commands.quality import _accounting, accounting_by_table  # 'finlake quality --run'
+
+    [txns] = [t for t in accounting_by_table(_accounting(lake, "run-1")["quality.accounting"])
+              if t["table"] == "cleaned.transactions"]
+    assert txns == {"table": "cleaned.transactions", "batches": 3, "raw_rows": 12, "cleaned_rows": 6,
+                    "quarantined_rows": 4, "duplicates_dropped": 2, "late_resends": 2, "unbalanced_batches": []}
+
+
+def test_a_missed_days_batch_arriving_after_a_later_correction_does_not_revert_it(clean_lake, spark):
+    """Batch 2024-03-02 is delivered only after 2024-03-03 was cleaned: its older T1 is accepted
+    and counted as a re-send but not written, its new key lands, and a rerun changes nothing.
+    Also: a do-not-contact entry with a malformed phone is a warning, and still opts out."""
+    lake, settings, raw = clean_lake
+    raw.batch("raw.do_not_contact", "2024-03-01", [
+        {"customer_id": "C00000001", "phone": "1381234567", "listed_at": "2024-03-01 09:00:00",
+         "reason": "customer_request"}])
+    raw.batch("raw.accounts", "2024-03-01", [
+        {"account_id": "A0000000001", "customer_id": "C00000001", "product_type": "savings",
+         "open_date": "2020-01-15", "status": "active"}])
+    raw.batch("raw.customers", "2024-03-01", [
+        customer("C00000001", "张三", ID1, "13812345678", "Beijing", "1990-03-07", gender="M")], _system="core")
+    raw.batch("raw.transactions", "2024-03-01", [
+        txn("T00000000000001", "A0000000001", "100.00"),
+        txn("T00000000000009", "A0000000001", "9.00", "GBP"),   # an ISO code the bank has no rate for
+        txn("T00000000000010", "A0000000001", "9.00", "RMB"),   # not an ISO code
+    ])
+    raw.batch("raw.transactions", "2024-03-03", [txn("T00000000000001", "A0000000001", "130.00")])  # correction
+    build_cleaned(lake, settings, "run-1")
+    quarantined = lake.read("quarantine.transactions").select("txn_id", F.array_sort("_rules_broken").alias("rules"))
+    assertDataFrameEqual(quarantined, spark.createDataFrame([
+        ("T00000000000009", ["fx_rate_available"]), ("T00000000000010", ["currency_iso4217", "fx_rate_available"]),
+    ], "txn_id string, rules array<string>"))
+    dnc = lake.read("cleaned.do_not_contact").select("customer_id", "phone_masked").collect()
+    assert [tuple(r) for r in dnc] == [("C00000001", "**********")]
+    [phone_rule] = (lake.read("quality.results").filter((F.col("table") == "cleaned.do_not_contact")
+                                                        & (F.col("expectation") == "phone_format")).collect())
+    assert (phone_rule["severity"], phone_rule["success"], phone_rule["unexpected_count"]) == ("warning", False, 1)
+
+    raw.batch("raw.transactions", "2024-03-02", [
+        txn("T00000000000001", "A0000000001", "120.00"),   # the earlier correction, delivered late
+        txn("T00000000000008", "A0000000001", "8.00", ts="2024-03-02 09:00:00"),
+    ])
+    report = build_cleaned(lake, settings, "run-2")
+    assert report.balanced
+
+    got = lake.read("cleaned.transactions").select("txn_id", "amount", "_batch_id")
+    assertDataFrameEqual(got, spark.createDataFrame([
+        ("T00000000000001", Decimal("130.00"), "2024-03-03"),
+        ("T00000000000008", Decimal("8.00"), "2024-03-02"),
+    ], "txn_id string, amount decimal(18,2), _batch_id string"))
+    assertDataFrameEqual(accounting(lake, "cleaned.transactions").filter(F.col("batch_id") == "2024-03-02"),
+                         spark.createDataFrame([("2024-03-02", 2, 2, 0, 0, 1, True)],
+                                               "batch_id string, raw_rows bigint, cleaned_rows bigint, "
+                                               "quarantined_rows bigint, duplicates_dropped bigint, "
+                                               "late_resends bigint, balanced boolean"))
+    before = versions(lake)
+    build_cleaned(lake, settings, "run-3")
+    assert versions(lake) == before
 
 
 def test_cleaning_customers_without_a_pii_key_is_a_clear_error(clean_lake, spark):

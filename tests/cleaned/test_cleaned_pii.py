@@ -33,6 +33,7 @@ def test_resident_id_check_digit_and_embedded_birth_date_are_validated(spark):
         ("11010519491231002X",),  # valid, check character X
         ("110101199003071234",),  # wrong check digit
         ("110101199002301237",),  # 30 February: check digit right, birth date impossible
+        ("11010120900307123X",),  # born 7 March 2090: check digit right, birth date in the future
         ("11010119900307123",),   # 17 characters
         ("A10101199003071233",),
         (None,),
@@ -40,7 +41,8 @@ def test_resident_id_check_digit_and_embedded_birth_date_are_validated(spark):
     out = df.select("id", validate_resident_id("id").alias("valid"))
     assertDataFrameEqual(out, spark.createDataFrame([
         ("110101199003071233", True), ("11010519491231002X", True), ("110101199003071234", False),
-        ("110101199002301237", False), ("11010119900307123", False), ("A10101199003071233", False), (None, False),
+        ("110101199002301237", False), ("11010120900307123X", False), ("11010119900307123", False),
+        ("A10101199003071233", False), (None, False),
     ], "id string, valid boolean"))
 
 

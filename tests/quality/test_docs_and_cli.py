@@ -221,3 +221,26 @@ def test_validations_beyond_the_index_limit_move_to_the_archive_with_pages_that_
     assets = re.findall(r'(?:src|href)="([^"]*static/finlake/[^"]+)"', html)
     assert len(assets) >= 5 and all((page.parent / a).resolve().is_file() for a in assets)
     assert 'id="finlake-gate"' in html  # finlake's verdict stays on top
+
+
+def test_the_run_report_sums_the_accounting_per_table_and_shows_the_first_rows_of_a_long_table():
+    """A first build has one accounting row per table and batch, and thousands of continuity
+    breaks: the terminal report sums the one and cuts the other, naming how many there are."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from finlake.commands.quality import _print_rows, accounting_by_table
+
+    acc = [{"target_table": "cleaned.fx_rates", "batch_id": f"2024-03-0{d}", "raw_rows": 3, "cleaned_rows": 2,
+            "quarantined_rows": 1, "duplicates_dropped": 0, "late_resends": 0, "balanced": d != 2} for d in (1, 2, 3)]
+    assert accounting_by_table(acc) == [{"table": "cleaned.fx_rates", "batches": 3, "raw_rows": 9, "cleaned_rows": 6,
+                                         "quarantined_rows": 3, "duplicates_dropped": 0, "late_resends": 0,
+                                         "unbalanced_batches": ["2024-03-02"]}]
+
+    breaks = [{"run_id": "r", "account_id": f"A{i:010d}", "difference": i} for i in range(25)]
+    console = Console(file=StringIO(), width=200)
+    _print_rows(console, "quality.balance_continuity", breaks, 20)
+    out = console.file.getvalue()
+    assert "quality.balance_continuity: 25 rows in this run, the first 20 shown (all of them with --json)" in out
+    assert "A0000000019" in out and "A0000000020" not in out

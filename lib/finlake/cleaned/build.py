@@ -12,8 +12,8 @@ One run:
    rows that break a quarantine rule and the latest delivery per key across the run; gate the
    accepted rows with GX. A blocking failure raises here and no table
    moves (the gate has recorded its results in quality.results).
-3. **Write**: the accounting rows first (they pin the batches of ``run_seq``), then per table the
-   quarantined rows and the upsert / SCD2 merge, then the balance-continuity breaks. A crash
+3. **Write**: the accounting rows first (they pin the batches of ``run_seq``), the
+   balance-continuity breaks, then per table the quarantined rows and the upsert / SCD2 merge. A crash
    part-way leaves some tables at ``run_seq`` and others behind; the next run sees that the last
    sequence is incomplete, recomputes exactly its pinned batches and finishes the writes (the
    ones already committed are skipped by their WriteTxn). See docs/cleaned.md.
@@ -21,7 +21,7 @@ One run:
 Accounting per raw batch and cleaned table: raw rows = cleaned + quarantined + duplicates
 dropped. ``cleaned`` counts the rows accepted from the batch, including a row a later batch of
 the same run supersedes; ``late_resends`` counts accepted rows that replaced a row of an
-earlier batch.
+earlier batch, or were set aside because the table holds a later batch's row.
 """
 
 from __future__ import annotations
@@ -358,7 +358,8 @@ def _logged_batches(lake: Lake, source: str, version: int, as_of: dt.date | None
 # --- computing ---------------------------------------------------------------------------------
 # Row flags of the one persisted frame per table: _duplicate (an earlier line of the same key in
 # the same batch), _rules_broken (quarantine rules), _accepted (neither), _superseded (a later
-# batch of this run delivers the key again), _late_resend (the row replaces an earlier one).
+# batch, of this run or already in the table, delivers the key), _late_resend (the key was delivered
+# before).
 ACCEPTED = "_accepted"
 FLAGS = (DUPLICATE, "_rules_broken", ACCEPTED, "_superseded", "_late_resend")
 
@@ -433,6 +434,11 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
     is not the latest of them, and a late re-send when it is not the first. The latest and the
     first are aggregates over the key, a window without an order, which reuses the sort of the
     duplicate window instead of sorting every row again.
+
+    Across runs the table's row is the latest delivery so far: a row of an earlier batch than the
+    table's (a missed day's batch landing after a later correction was cleaned) is superseded by
+    it too, so a late batch never reverts a correction. Batch ids are business dates, so they
+    order as strings; a batch delivered again (``--replace-batch``) replaces its own rows.
     """
     accepted = F.col(ACCEPTED)
     by_key = Window.partitionBy(*step.keys)
@@ -441,14 +447,14 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
     ranked = (marked.withColumn("_latest", F.max(accepted_delivery).over(by_key))
               .withColumn("_first", F.min(accepted_delivery).over(by_key)))
     if lake.exists(step.target):
-        existing = lake.read(step.target).select(*step.keys, F.lit(True).alias("_in_table"))
+        existing = lake.read(step.target).select(*step.keys, F.col("_batch_id").alias("_table_batch"))
         ranked = ranked.join(existing, list(step.keys), "left")
     else:
-        ranked = ranked.withColumn("_in_table", F.lit(None).cast("boolean"))
-    return (ranked.withColumn("_superseded", accepted & (delivered < F.col("_latest")))
-            .withColumn("_late_resend", accepted & ((delivered > F.col("_first"))
-                                                    | F.coalesce(F.col("_in_table"), F.lit(False))))
-            .drop("_latest", "_first", "_in_table"))
+        ranked = ranked.withColumn("_table_batch", F.lit(None).cast("string"))
+    older_than_table = F.coalesce(F.col("_batch_id") < F.col("_table_batch"), F.lit(False))
+    return (ranked.withColumn("_superseded", accepted & ((delivered < F.col("_latest")) | older_than_table))
+            .withColumn("_late_resend", accepted & ((delivered > F.col("_first")) | F.col("_table_batch").isNotNull()))
+            .drop("_latest", "_first", "_table_batch"))
 
 
 def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, persisted: list) -> DataFrame | None:
@@ -520,6 +526,13 @@ def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[dict], 
         lake.create(target)
     lake.create(ACCOUNTING)
     lake.append_rows(ACCOUNTING, accounting, txn=txn)
+    # Before the targets: recovery looks for the targets this seq did not commit, so a crash after
+    # the last merge must find the breaks already written (the append is idempotent by txn).
+    if continuity is not None:
+        rows = continuity.select(F.lit(run_id).alias("run_id"), "account_id", "month_end", "previous_balance",
+                                 "postings", "balance", "difference")
+        lake.create(CONTINUITY)
+        lake.append(CONTINUITY, rows, txn=txn)
     for c in computed:
         # Quarantine before the target: the target's WriteTxn marks the table done for this seq.
         # The accounting has counted the quarantined rows: no Spark job to find there are none.
@@ -528,11 +541,6 @@ def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[dict], 
         lake.create(c.step.target)
         result = lake.merge(c.step.target, c.write, txn=txn)
         log.info("%s: %s", c.step.target, result.message or f"version {result.version}, {result.rows_written} rows written")
-    if continuity is not None:
-        rows = continuity.select(F.lit(run_id).alias("run_id"), "account_id", "month_end", "previous_balance",
-                                 "postings", "balance", "difference")
-        lake.create(CONTINUITY)
-        lake.append(CONTINUITY, rows, txn=txn)
     gate.flush()
 
 

@@ -67,11 +67,12 @@ def resident_id_gender(col: Column | str) -> Column:
 
 def validate_resident_id(col: Column | str) -> Column:
     """True when the (normalised) ID has 17 digits plus a check character that matches GB 11643
-    and embeds a real birth date; false otherwise, including null."""
+    and embeds a real birth date (a calendar date, not after today); false otherwise, including
+    null."""
     value = _col(col)
     valid = (value.rlike(ID_PATTERN)
              & (F.substring(value, 18, 1) == resident_id_check_char(value))
-             & resident_id_birth_date(value).isNotNull())
+             & (resident_id_birth_date(value) <= F.current_date()))
     return F.coalesce(valid, F.lit(False))
 
 

@@ -297,14 +297,19 @@ def clean_consents(raw: DataFrame) -> DataFrame:
 
 
 def clean_do_not_contact(raw: DataFrame, pii_key: bytes) -> DataFrame:
-    """raw.do_not_contact -> cleaned.do_not_contact; the phone leaves as token and mask only."""
+    """raw.do_not_contact -> cleaned.do_not_contact; the phone leaves as token and mask only.
+
+    A malformed phone is a warning, never a quarantine: the entry opts the customer out by
+    customer_id, and quarantining it would contact someone who asked not to be."""
     df = raw.select(*_base(
         standardise_id("customer_id").alias("customer_id"),
-        F.col("phone"),
+        F.trim("phone").alias("phone"),
         parse_local_timestamp("listed_at").alias("listed_at"),
         F.col("_business_date").alias("business_date"),
         standardise_code("reason").alias("reason"),
     ))
+    df = df.withColumn(f"{CHECK_PREFIX}phone_valid",
+                       F.when(F.col("phone").isNotNull() & (F.col("phone") != ""), validate_phone("phone")))
     return df.transform(tokenise_pii(pii_key, {"phone": "phone"}))
 
 

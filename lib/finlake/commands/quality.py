@@ -3,8 +3,9 @@
 - ``finlake quality [--json]``: the latest status of every gated table, failures first, with the
   Data Docs path and the waivers;
 - ``finlake quality --run RUN_ID``: one report for a run across layers (raw -> cleaned ->
-  features), with the rows quarantined in that run and any accounting table of the ``quality``
-  layer that has a ``run_id`` column (``quality.accounting``);
+  features), with the rows quarantined in that run, the accounting summed per table
+  (``quality.accounting``), and the first rows of any other ``quality`` table with a ``run_id``
+  column (``quality.balance_continuity``); ``--json`` gives every row;
 - ``finlake quality --history TABLE``: the trend of each expectation of a table over runs;
 - ``finlake quality --declare-quarantine TABLE``: print the quarantine table declaration.
 
@@ -23,6 +24,7 @@ from finlake.commands.core import _emit_json
 from finlake.entrypoints import open_lake
 
 _STYLE = {"FAIL": "bold red", "WARN": "yellow", "PASS": "green"}
+ACCOUNTING_TABLE = "quality.accounting"
 
 
 def register(subparsers, common) -> None:
@@ -31,7 +33,8 @@ def register(subparsers, common) -> None:
     group.add_argument("--run", metavar="RUN_ID", help="one cross-layer report for this run")
     group.add_argument("--history", metavar="TABLE", help="trend of each expectation of this table over runs")
     group.add_argument("--declare-quarantine", metavar="TABLE", help="print schemas/quarantine/<table>.yaml for TABLE")
-    p.add_argument("--limit", type=int, default=20, help="runs shown by --history (default 20)")
+    p.add_argument("--limit", type=int, default=20,
+                   help="runs shown by --history; rows shown per table by --run (default 20; --json shows all)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -137,15 +140,55 @@ def _run_report(lake, args, waivers, docs_path) -> int:
             q.add_row(row["table"], escape(row["rule"]), f"{row['rows']:,}", escape(row["first"] or "-"))
         console.print(q)
     for name, rows in accounting.items():
-        if not rows:
-            continue
-        columns = [c for c in rows[0] if c != "run_id"]
-        acc = Table(*columns, title=name)
-        for row in rows:
-            acc.add_row(*[_cell(row[c]) for c in columns])
-        console.print(acc)
+        if name == ACCOUNTING_TABLE:
+            _print_accounting(console, rows)
+        elif rows:
+            _print_rows(console, name, rows, args.limit)
     _print_footer(console, waivers, docs_path)
     return 0
+
+
+def accounting_by_table(rows: list[dict]) -> list[dict]:
+    """``quality.accounting`` rows of one run summed per cleaned table: a first build has one row
+    per table and batch (thousands); the steward reads one line per table and the batches that
+    did not balance."""
+    out: dict[str, dict] = {}
+    for r in sorted(rows, key=lambda r: (r["target_table"], r["batch_id"])):
+        t = out.setdefault(r["target_table"], {
+            "table": r["target_table"], "batches": 0, "raw_rows": 0, "cleaned_rows": 0, "quarantined_rows": 0,
+            "duplicates_dropped": 0, "late_resends": 0, "unbalanced_batches": []})
+        t["batches"] += 1
+        for c in ("raw_rows", "cleaned_rows", "quarantined_rows", "duplicates_dropped", "late_resends"):
+            t[c] += r[c] or 0
+        if not r["balanced"]:
+            t["unbalanced_batches"].append(r["batch_id"])
+    return list(out.values())
+
+
+def _print_accounting(console: Console, rows: list[dict]) -> None:
+    if not rows:
+        return
+    acc = Table("table", "batches", "raw rows", "cleaned", "quarantined", "duplicates dropped", "late re-sends",
+                "balanced", title=f"{ACCOUNTING_TABLE} (per batch with --json)")
+    for t in accounting_by_table(rows):
+        unbalanced = t["unbalanced_batches"]
+        balanced = "yes" if not unbalanced else f"[bold red]NO[/]: {escape(', '.join(unbalanced[:5]))}" + (
+            f" and {len(unbalanced) - 5} more" if len(unbalanced) > 5 else "")
+        acc.add_row(t["table"], f"{t['batches']:,}", *[f"{t[c]:,}" for c in (
+            "raw_rows", "cleaned_rows", "quarantined_rows", "duplicates_dropped", "late_resends")], balanced)
+    console.print(acc)
+
+
+def _print_rows(console: Console, name: str, rows: list[dict], limit: int) -> None:
+    """The first ``limit`` rows of a per-run quality table (``quality.balance_continuity`` lists
+    every break: thousands on a first build); all of them with --json."""
+    columns = [c for c in rows[0] if c != "run_id"]
+    table = Table(*columns, title=name)
+    for row in rows[:limit]:
+        table.add_row(*[_cell(row[c]) for c in columns])
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"{name}: {len(rows):,} rows in this run, the first {limit} shown (all of them with --json)")
 
 
 def _history(lake, args, waivers, docs_path) -> int:
@@ -214,7 +257,10 @@ def _accounting(lake, run_id: str) -> dict[str, list[dict]]:
         spec = lake.spec(name)
         if name == RESULTS_TABLE or "run_id" not in [c.name for c in spec.columns] or not lake.exists(name):
             continue
-        out[name] = [r.asDict() for r in lake.read(name).filter(F.col("run_id") == run_id).collect()]
+        rows = lake.read(name).filter(F.col("run_id") == run_id)
+        if spec.primary_key:  # a stable order, so the first --limit rows are the same each time
+            rows = rows.orderBy(*spec.primary_key)
+        out[name] = [r.asDict() for r in rows.collect()]
     return out
 
 

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from finlake.catalog import PROJECT_ROOT
-from finlake.errors import QualityGateError
+from finlake.errors import CatalogError, QualityGateError
 from finlake.lake.api import CommitResult, Lake, WriteTxn
 from finlake.quality import banners, gx_runner, results
 from finlake.quality.quarantine import META_COLUMNS, PROVENANCE_COLUMNS, check_declaration, quarantine_table
@@ -314,6 +314,13 @@ class QualityGate:
         if not self.lake.exists(qname):
             return ReprocessResult(table, 0, 0, None)
         source_columns = [c.name for c in spec.columns if c.name not in META_COLUMNS]
+        derived = sorted({r.column for r in self.suite(table).quarantine_rules
+                          if r.column and r.column not in source_columns})
+        if derived:
+            raise CatalogError(
+                f"cannot re-process {qname}: the quarantine rules of {table} read columns computed while "
+                f"cleaning ({', '.join(derived)}) that the quarantine does not keep. Have the source re-deliver "
+                f"the corrected rows (they land by key in the next 'finlake clean'); see docs/quality.md.")
         held = self.lake.read(qname).filter(F.col("_source_table") == table).persist()
         try:
             good, _ = self.split(held.select(*source_columns, "_quarantine_id"), table)
