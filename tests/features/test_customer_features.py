@@ -9,8 +9,8 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from finlake.features.customer import (
-    ATTRIBUTION_WINDOW_DAYS, CustomerInputs, app_features, balance_features, compute_customer_features, holding_features, service_features,
-    transaction_features,
+    ATTRIBUTION_WINDOW_DAYS, CustomerInputs, app_features, balance_features, compute_customer_features, holding_features,
+    service_features, transaction_features,
 )
 from finlake.features.reference import PRODUCT_TYPES
 from finlake.quality.gate import DEFAULT_EXPECTATIONS_DIR

@@ -307,7 +307,8 @@ class QualityGate:
         ``check`` (a blocking failure raises and releases nothing), written with ``write`` (default:
         append to ``table`` with ``txn``), then deleted from quarantine. Rows that still break a
         rule stay. Rerun-safe: pass a ``txn`` so a crash between the two commits does not write
-        the released rows twice.
+        the released rows twice. A table whose rules read columns the quarantine does not keep
+        (the cleaned tables' ``_check_*``) is refused with a CatalogError naming them.
         """
         qname = quarantine_table(table)
         spec = check_declaration(self.lake.catalog, table)
