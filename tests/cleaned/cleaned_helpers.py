@@ -31,6 +31,11 @@ class RawWriter:
         self.lake = lake
 
     def batch(self, table: str, batch: str, rows: list[dict], **fixed) -> None:
+        self.lake.create(table)
+        self.lake.append(table, self.frame(table, batch, rows, **fixed))
+
+    def frame(self, table: str, batch: str, rows: list[dict], **fixed):
+        """The raw rows as a DataFrame of ``table``'s schema (line i+2 of one file), not written."""
         spec = self.lake.spec(table)
         fields = [c.name for c in spec.columns if not c.name.startswith("_")]
         out = []
@@ -47,6 +52,4 @@ class RawWriter:
             })
             values.update(fixed)
             out.append(tuple(values.get(c.name) for c in spec.columns))
-        df = self.lake.spark.createDataFrame(out, spec.schema)
-        self.lake.create(table)
-        self.lake.append(table, df)
+        return self.lake.spark.createDataFrame(out, spec.schema)
