@@ -283,6 +283,48 @@ def test_a_missed_days_batch_arriving_after_a_later_correction_does_not_revert_i
                                                "late_resends bigint, balanced boolean"))
 
 
+def test_a_crash_while_writing_is_finished_by_the_next_run_and_keeps_the_continuity_breaks(clean_lake, spark,
+                                                                                              monkeypatch):
+    """The run dies on its first write after the accounting (injected): the next run, with a new
+    run id, finishes the pinned batches, and the balance-continuity break of the crashed run is
+    there. (The breaks used to be written last: a crash after the last merge lost them.)"""
+    from finlake.lake import Lake
+
+    lake, settings, raw = clean_lake
+    land_scenario(raw)
+    raw.batch("raw.balances", "2024-03-01", [
+        {"account_id": "A0000000001", "month_end": "2024-01-31", "balance": "0.00"},
+        {"account_id": "A0000000001", "month_end": "2024-02-29", "balance": "500.00"},  # no February posting
+    ])
+    append, merge = Lake.append, Lake.merge
+    written = []
+
+    def crash_after_the_first_write(self, name, *args, **kwargs):
+        if written:
+            raise RuntimeError(f"injected crash before writing {name}")
+        written.append(name)
+        return (append if name == "quality.balance_continuity" else merge)(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Lake, "append", crash_after_the_first_write)
+    monkeypatch.setattr(Lake, "merge", crash_after_the_first_write)
+    with pytest.raises(RuntimeError, match="injected crash"):
+        build_cleaned(lake, settings, "run-1")
+    monkeypatch.undo()
+    assert written == ["quality.balance_continuity"]  # right after the accounting, before any target
+    assert lake.read("cleaned.transactions").count() == 0
+
+    report = build_cleaned(lake, settings, "run-2")
+    assert report.run_seq == 1 and report.balanced
+    breaks = lake.read("quality.balance_continuity").select("run_id", "account_id", "month_end", "difference")
+    assertDataFrameEqual(breaks, spark.createDataFrame(
+        [("run-1", "A0000000001", dt.date(2024, 2, 29), Decimal("500.00"))],
+        "run_id string, account_id string, month_end date, difference decimal(18,2)"))
+    assert lake.read("cleaned.transactions").count() == 3
+    before = versions(lake)
+    assert build_cleaned(lake, settings, "run-3").run_seq is None
+    assert versions(lake) == before
+
+
 def test_cleaning_customers_without_a_pii_key_is_a_clear_error(clean_lake, spark):
     lake, settings, raw = clean_lake
     import dataclasses
