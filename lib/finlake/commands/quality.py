@@ -120,7 +120,10 @@ def _run_report(lake, args, waivers, docs_path) -> int:
 
     statuses = run_report(_results(lake, F.col("run_id") == args.run), args.run)
     quarantined = _quarantined(lake, args.run)
-    accounting = _accounting(lake, args.run)
+    # The terminal shows the first --limit rows of the per-run tables other than the accounting:
+    # collect only those and count the rest in Spark (--json gives every row).
+    totals: dict[str, int] = {}
+    accounting = _accounting(lake, args.run, limit=None if args.json else args.limit, totals=totals)
     if args.json:
         _emit_json({"run_id": args.run, "tables": [s.as_dict() for s in statuses], "quarantined": quarantined,
                     "accounting": accounting, "data_docs": docs_path, "waivers": waivers})
@@ -143,7 +146,7 @@ def _run_report(lake, args, waivers, docs_path) -> int:
         if name == ACCOUNTING_TABLE:
             _print_accounting(console, rows)
         elif rows:
-            _print_rows(console, name, rows, args.limit)
+            _print_rows(console, name, rows, args.limit, total=totals.get(name))
     _print_footer(console, waivers, docs_path)
     return 0
 
@@ -179,16 +182,18 @@ def _print_accounting(console: Console, rows: list[dict]) -> None:
     console.print(acc)
 
 
-def _print_rows(console: Console, name: str, rows: list[dict], limit: int) -> None:
+def _print_rows(console: Console, name: str, rows: list[dict], limit: int, total: int | None = None) -> None:
     """The first ``limit`` rows of a per-run quality table (``quality.balance_continuity`` lists
-    every break: thousands on a first build); all of them with --json."""
+    every break: thousands on a first build) of ``total`` (default: all of ``rows``); all of them
+    with --json."""
+    total = len(rows) if total is None else total
     columns = [c for c in rows[0] if c != "run_id"]
     table = Table(*columns, title=name)
     for row in rows[:limit]:
         table.add_row(*[_cell(row[c]) for c in columns])
     console.print(table)
-    if len(rows) > limit:
-        console.print(f"{name}: {len(rows):,} rows in this run, the first {limit} shown (all of them with --json)")
+    if total > limit:
+        console.print(f"{name}: {total:,} rows in this run, the first {limit} shown (all of them with --json)")
 
 
 def _history(lake, args, waivers, docs_path) -> int:
@@ -246,8 +251,12 @@ def _quarantined(lake, run_id: str) -> list[dict]:
     return sorted(out, key=lambda r: (r["table"], r["rule"]))
 
 
-def _accounting(lake, run_id: str) -> dict[str, list[dict]]:
-    """Rows of ``run_id`` in every quality-layer table (other than results) that has a run_id column."""
+def _accounting(lake, run_id: str, limit: int | None = None,
+                totals: dict[str, int] | None = None) -> dict[str, list[dict]]:
+    """Rows of ``run_id`` in every quality-layer table (other than results) that has a run_id column.
+
+    With ``limit``, tables other than the accounting give only their first ``limit`` rows, and
+    ``totals`` (when given) receives each such table's row count."""
     from pyspark.sql import functions as F
 
     from finlake.quality.results import RESULTS_TABLE
@@ -260,6 +269,10 @@ def _accounting(lake, run_id: str) -> dict[str, list[dict]]:
         rows = lake.read(name).filter(F.col("run_id") == run_id)
         if spec.primary_key:  # a stable order, so the first --limit rows are the same each time
             rows = rows.orderBy(*spec.primary_key)
+        if limit is not None and name != ACCOUNTING_TABLE:  # summed in full by accounting_by_table
+            if totals is not None:
+                totals[name] = rows.count()
+            rows = rows.limit(limit)
         out[name] = [r.asDict() for r in rows.collect()]
     return out
 
