@@ -53,6 +53,31 @@ def lake(spark, registry_settings, tmp_path):
     return Lake(spark, own)
 
 
+def test_a_challenger_is_saved_in_a_new_process_that_first_loaded_the_champion(registry_settings, lake, churn_result,
+                                                                                 churn_df, churn_holdout, worse_model):
+    """A monthly retrain runs in a new process, where loading the champion (to score it on the
+    holdout) is MLflow's first use of the Hadoop file system, which MLflow then keeps. The save
+    that follows failed with a ClassCastException (RawLocalFileSystem is not a LocalFileSystem),
+    reported as "MLflow tracking is unreachable", so no model after the first was ever saved."""
+    from mlflow.spark import _HadoopFileSystem
+
+    holdout = churn_holdout.valid
+
+    def train(model, features):
+        champion = registry.find_champion(registry_settings, "churn")
+        champ_score, note = registry.score_champion(champion, lambda m: _main_metric(m, holdout, "lift_at_10"))
+        score = _main_metric(model, holdout, "lift_at_10")
+        return registry.record_training(registry_settings, lake, _record(model, features, score, churn_df),
+                                        PASSED, champion, champ_score, note)
+
+    first = train(worse_model, ["tenure_months"])
+    _HadoopFileSystem._filesystem = None  # as in a new process: MLflow holds no file system yet
+    second = train(churn_result.model, synthetic.CHURN_FEATURES)
+    assert second.version == "2" and second.decision.champion_version == first.version
+    assert second.decision.champion_score == pytest.approx(first.decision.new_score)  # the champion was loaded
+    assert second.decision.promote
+
+
 def test_gate_status_is_unknown_without_results_then_follows_the_latest_run(lake):
     table = "features.customer_monthly"
     assert registry.gate_status(lake, table) == ("unknown", None, None)

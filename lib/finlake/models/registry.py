@@ -321,19 +321,42 @@ def _checksummed_local_fs(spark):
     ``mlflow.spark`` saves through Hadoop's ``copyToLocalFile``, which casts the local file
     system to the checksummed LocalFileSystem and fails on the raw one. For the duration of the
     save, ``file:`` resolves to fresh (uncached) LocalFileSystem instances.
+
+    MLflow keeps the file system it first got in a class attribute, for the life of the process.
+    If that was before the save (loading the champion to score it on the holdout does it), the
+    kept one is the session's raw file system and the save fails. So the attribute is cleared on
+    the way in, to be filled inside, and on the way out, so that later loads get the raw one again.
     """
+    from mlflow.spark import _HadoopFileSystem
+
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     saved = {key: conf.get(key) for key in ("fs.file.impl", "fs.file.impl.disable.cache")}
     conf.set("fs.file.impl", "org.apache.hadoop.fs.LocalFileSystem")
     conf.set("fs.file.impl.disable.cache", "true")
+    _HadoopFileSystem._filesystem = None
     try:
         yield
     finally:
+        _HadoopFileSystem._filesystem = None
         for key, value in saved.items():
             if value is None:
                 conf.unset(key)
             else:
                 conf.set(key, value)
+
+
+def _unreachable(exc: Exception) -> bool:
+    """A failure to reach the tracking server, judged by the exception's type or its first line.
+
+    Not by the whole text: a JVM error's stack trace names py4j's ``ClientServerConnection`` on
+    every call, which made a failed model save read as an unreachable server.
+    """
+    from py4j.protocol import Py4JError
+
+    if isinstance(exc, Py4JError):
+        return False
+    first_line = str(exc).strip().split("\n", 1)[0].lower()
+    return "Connection" in type(exc).__name__ or "connection" in first_line
 
 
 def record_training(settings: Settings, lake, record: TrainingRecord, inputs: list[InputTable],
@@ -373,7 +396,7 @@ def record_training(settings: Settings, lake, record: TrainingRecord, inputs: li
                 info = mlflow.spark.log_model(record.model, "model", signature=signature, input_example=example,
                                               registered_model_name=name, pip_requirements=model_requirements())
     except Exception as exc:
-        if "Connection" in type(exc).__name__ or "connection" in str(exc).lower():
+        if _unreachable(exc):
             raise InfrastructureError(f"MLflow tracking at {settings.mlflow_uri} is unreachable: {exc}") from exc
         raise
     version = str(info.registered_model_version)
