@@ -85,24 +85,32 @@ class GeneratedLake:
     versions_after_clean: dict  # non-raw table -> version after the first build_cleaned
     versions_after_rerun: dict  # the same after the rerun
     truth: dict  # _truth/defects.json
+    audiences: list  # AudienceResult of every conf/audiences definition (tables and CSV exports)
 
 
 GENERATED_SCALE, GENERATED_SEED, GENERATED_DEFECT_RATE = 0.01, 7, 0.003
+QUICK_MODELS = {"gbt": {"maxIter": 8, "maxDepth": 3}, "logistic": {"maxIter": 25}}
 
 
 @pytest.fixture(scope="session")
 def generated_lake_run(spark, tmp_path_factory) -> GeneratedLake:
-    """generate (scale 0.01, defects on) -> ingest -> clean -> clean again -> features, once.
+    """generate (scale 0.01, defects on) -> ingest -> clean -> clean again -> features -> train
+    -> score -> audiences and cross-sell marts, once: every layer a run writes.
 
     The end-to-end tests of ingest, cleaned and features share it, and carry
     ``xdist_group("generated")`` so that one worker builds it (a session fixture is built once per
-    worker process). Tests read it; none may write to it.
+    worker process). Tests read it; none may write to it. The models are trained with small
+    iteration counts (their quality is tested on planted data in tests/models): here they only
+    have to exist, so that scores and audiences come from the generated customers.
     """
     from finlake.cleaned import build_cleaned
     from finlake.features import build_features
     from finlake.generator import generate
     from finlake.ingest import ingest_all
     from finlake.lake import Lake
+    from finlake.marketing import build_audiences
+    from finlake.marketing.crosssell import build_crosssell
+    from finlake.models.workflows import score, train_churn_model, train_fraud_model, train_segmentation_model
 
     home = tmp_path_factory.mktemp("generated-0.01")
     settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
@@ -116,8 +124,15 @@ def generated_lake_run(spark, tmp_path_factory) -> GeneratedLake:
     clean_rerun = build_cleaned(lake, settings, "clean-generated-2")
     after_rerun = _layer_versions(lake)
     build_features(lake, settings, "features-generated")
+    train_segmentation_model(lake, settings, k_values=(3, 4), max_iter=10)
+    train_churn_model(lake, settings, params=QUICK_MODELS)
+    train_fraud_model(lake, settings, params=QUICK_MODELS)
+    score(lake, settings, "score-generated")
+    audiences = build_audiences(lake, settings, "audiences-generated")
+    build_crosssell(lake, "crosssell-generated")
     truth = json.loads((Path(settings.landing_root) / "_truth" / "defects.json").read_text(encoding="utf-8"))
-    return GeneratedLake(lake, settings, ingest, clean_first, clean_rerun, after_clean, after_rerun, truth)
+    return GeneratedLake(lake, settings, ingest, clean_first, clean_rerun, after_clean, after_rerun, truth,
+                         audiences)
 
 
 def _layer_versions(lake) -> dict:
