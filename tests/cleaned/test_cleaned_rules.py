@@ -139,6 +139,7 @@ CASES = [
     ("raw.balances", "month_end_is_last_day_of_month", {"month_end": "2024-02-28"}, None),
     ("raw.balances", "balance_valid", {"balance": "1,200.00"}, None),
     ("raw.balances", "balance_account_exists", {"account_id": "A9999999999"}, None),
+    ("raw.balances", "balance_within_account_life", {"month_end": "2019-12-31"}, None),  # a warning
     ("raw.app_events", "raw_line_well_formed", MALFORMED, None),
     ("raw.app_events", "event_id_present", {"event_id": None}, None),
     ("raw.app_events", "customer_id_present", {"customer_id": None}, None),

@@ -194,7 +194,11 @@ def clean_transactions(raw: DataFrame, lookups: Lookups) -> DataFrame:
 
 
 def clean_balances(raw: DataFrame, lookups: Lookups) -> DataFrame:
-    """raw.balances -> cleaned.balances columns plus the account-known check."""
+    """raw.balances -> cleaned.balances columns plus the account-known and account-life checks.
+
+    A month end is within the account's life from the end of its opening month to the end of its
+    closing month: the closing month's statement still reports the (zero) balance.
+    """
     df = raw.select(*_base(
         standardise_id("account_id").alias("account_id"),
         parse_date("month_end").alias("month_end"),
@@ -202,7 +206,15 @@ def clean_balances(raw: DataFrame, lookups: Lookups) -> DataFrame:
     ))
     df = df.withColumn(f"{CHECK_PREFIX}month_end_is_last_day",
                        F.when(F.col("month_end").isNotNull(), F.col("month_end") == F.last_day("month_end")))
-    return _known(df, lookups.accounts, "account_id", f"{CHECK_PREFIX}account_known")
+    accounts = F.broadcast(lookups.accounts.select(
+        F.col("account_id").alias("_a_id"), F.col("open_date").alias("_a_open"), F.col("close_date").alias("_a_close")))
+    df = df.join(accounts, F.col("account_id") == F.col("_a_id"), "left")
+    life = F.when(F.col("_a_id").isNotNull() & F.col("month_end").isNotNull(),
+                  (F.col("month_end") >= F.last_day("_a_open"))
+                  & (F.col("_a_close").isNull() | (F.col("month_end") <= F.last_day("_a_close"))))
+    return (df.withColumn(f"{CHECK_PREFIX}account_known", F.when(F.col("account_id").isNotNull(), F.col("_a_id").isNotNull()))
+            .withColumn(f"{CHECK_PREFIX}within_account_life", life)
+            .drop("_a_id", "_a_open", "_a_close"))
 
 
 def clean_app_events(raw: DataFrame) -> DataFrame:
