@@ -23,6 +23,7 @@ import math
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 KINDS = ("segmentation", "churn", "fraud")
 MAIN_METRIC = {"segmentation": "silhouette", "churn": "lift_at_10", "fraud": "pr_auc"}
 CHAMPION = "champion"
+# Version tag: the first date the training data did not cover (ISO date). Model tags of a cut-off
+# come only from a version whose data ended on or before it (see models_for_cutoffs).
+DATA_UNTIL = "finlake.data_until"
 QUALITY_RESULTS = "quality.results"
 # What loading a logged Spark ML pipeline through mlflow.pyfunc imports. Given explicitly, pinned
 # to this environment's versions: left to infer them, MLflow reloads the model in a subprocess
@@ -235,6 +239,45 @@ def find_champion(settings: Settings, kind: str) -> Champion | None:
         return None
     model = mlflow.spark.load_model(f"models:/{model_name(kind)}@{CHAMPION}")
     return Champion(model_name(kind), str(version.version), version.run_id, dict(version.tags), model)
+
+
+def models_for_cutoffs(settings: Settings, kind: str, cutoffs: list[date]) -> list[tuple[Champion, list[date]]]:
+    """Which model of ``kind`` may describe the customers at each cut-off, without the future.
+
+    A cut-off on or after the ``@champion``'s ``finlake.data_until`` gets the champion. An earlier
+    cut-off (a past month rebuilt) gets the newest version that was promoted when it was trained
+    and whose data ended on or before that cut-off: the champion of that time. A cut-off older than
+    every such version gets no model; a version with no ``data_until`` (trained before finlake
+    recorded it) is taken to fit every cut-off. Returns (loaded model, its cut-offs) pairs.
+    """
+    import mlflow.spark
+
+    client = client_for(settings)
+    current = current_champion(client, kind)
+    if current is None:
+        return []
+    name = model_name(kind)
+
+    def until(version) -> date | None:
+        value = version.tags.get(DATA_UNTIL)
+        return date.fromisoformat(value) if value else None
+
+    former = sorted((v for v in client.search_model_versions(f"name='{name}'")
+                     if v.tags.get("decision") == CHAMPION and until(v) is not None),
+                    key=lambda v: int(v.version), reverse=True)
+    chosen: dict[str, list[date]] = {}
+    versions = {str(current.version): current}
+    for cutoff in sorted(cutoffs):
+        version = current if until(current) is None or until(current) <= cutoff else next(
+            (v for v in former if until(v) <= cutoff), None)
+        if version is None:
+            log.info("%s: no version trained on data before %s; that cut-off gets no model tags", name, cutoff)
+            continue
+        versions[str(version.version)] = version
+        chosen.setdefault(str(version.version), []).append(cutoff)
+    return [(Champion(name, number, versions[number].run_id, dict(versions[number].tags),
+                      mlflow.spark.load_model(f"models:/{name}/{number}")), days)
+            for number, days in chosen.items()]
 
 
 def load_champion(settings: Settings, kind: str) -> Champion:

@@ -10,8 +10,9 @@ as_of. ``model_tags`` is the provider that puts model tags into ``features.custo
 from __future__ import annotations
 
 import logging
+from functools import reduce
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from finlake.errors import QualityGateError, TableNotFoundError
+from finlake.features.labels import HORIZON_DAYS
 from finlake.lake.api import CommitResult, WriteTxn
 from finlake.models import churn, fraud, plots, registry, scoring, segmentation
 from finlake.models.registry import TrainingOutcome, TrainingRecord
@@ -131,7 +133,8 @@ def train_segmentation_model(lake, settings, as_of: date | None = None,
             params=_json_safe({"as_of": as_of, "k_values": list(k_values), "k": result.k, "max_iter": max_iter,
                                "log_features": ",".join(result.log_cols), "algorithm": "kmeans"}),
             metrics=metrics, write_artifacts=artifacts,
-            version_tags={f"segment.{sid}": name for sid, name in result.names.items()})
+            version_tags={**{f"segment.{sid}": name for sid, name in result.names.items()},
+                          registry.DATA_UNTIL: as_of.isoformat()})
         outcome = registry.record_training(settings, lake, record, inputs, champion, champion_score, note)
         if previous is not None:
             previous.unpersist()
@@ -179,7 +182,10 @@ def train_churn_model(lake, settings, params: dict | None = None) -> TrainingOut
             kind="churn", model=result.model, main_score=result.metrics[churn.MAIN_METRIC], feature_cols=feature_cols,
             example=rows.select(*feature_cols).limit(5),
             params=_json_safe({"algorithm": result.algorithm, **result.params, **result.extras}),
-            metrics=_classifier_metrics(result), write_artifacts=_classifier_artifacts(result, "churn"))
+            metrics=_classifier_metrics(result), write_artifacts=_classifier_artifacts(result, "churn"),
+            # the labels of the last cut-off read the data of its whole window
+            version_tags={registry.DATA_UNTIL: (rows.agg(F.max("as_of")).first()[0]
+                                                + timedelta(days=HORIZON_DAYS)).isoformat()})
         return registry.record_training(settings, lake, record, inputs, champion, champion_score, note)
     finally:
         rows.unpersist()
@@ -308,16 +314,19 @@ def score(lake, settings, run_id: str, as_of: date | None = None,
 def model_tags(lake, features: DataFrame) -> DataFrame:
     """Model-tag provider for ``features.customer_tags`` (``finlake.features.tags.MODEL_TAG_PROVIDERS``
     entry ``"finlake.models.workflows:model_tags"``): ``segment`` and ``churn_risk_high`` tags of the
-    customers in ``features`` from the current champions; no rows when there is no champion."""
+    customers in ``features``; no rows when there is no champion.
+
+    Each cut-off is tagged by a model trained on data before it (``registry.models_for_cutoffs``):
+    the champion, or for a rebuilt past month the champion of that time, or none."""
     settings = lake.settings
-    segments = churn_rows = None
-    champ = registry.find_champion(settings, "segmentation")
-    if champ is not None:
-        segments = scoring.segment_scores(champ.model, features, champ.name, champ.version, "")
-    champ = registry.find_champion(settings, "churn")
-    if champ is not None:
-        churn_rows = scoring.churn_scores(champ.model, features, champ.name, champ.version, "")
-    rows = scoring.model_tag_rows(segments, churn_rows)
+    cutoffs = [r["as_of"] for r in features.select("as_of").distinct().collect()]
+
+    def scored(kind: str, score_rows) -> DataFrame | None:
+        parts = [score_rows(champ.model, features.where(F.col("as_of").isin(days)), champ.name, champ.version, "")
+                 for champ, days in registry.models_for_cutoffs(settings, kind, cutoffs)]
+        return reduce(DataFrame.unionByName, parts) if parts else None
+
+    rows = scoring.model_tag_rows(scored("segmentation", scoring.segment_scores), scored("churn", scoring.churn_scores))
     if rows is None:
         schema = ("customer_id string, as_of date, tag string, family string, value string, score double, "
                   "definition string")
