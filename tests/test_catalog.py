@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import types as T
 
 from finlake.catalog import Catalog, default_catalog, parse_type
-from finlake.errors import TableNotFoundError
+from finlake.errors import CatalogError, TableNotFoundError
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -105,3 +105,46 @@ def test_every_project_schema_file_loads():
     catalog = default_catalog()
     for spec in catalog:
         assert spec.schema.fieldNames() == [c.name for c in spec.columns]
+
+
+RANGED = """
+table: features.scores
+description: One row per customer.
+primary_key: [customer_id]
+columns:
+  - {name: customer_id, type: string, nullable: false}
+  - {name: share, type: double, nullable: false, min: 0, max: 1}
+  - {name: count, type: int, min: 0}
+  - {name: hour, type: int, max: 23}
+"""
+
+
+def test_a_column_declares_its_range_with_min_and_max(tmp_path):
+    write(tmp_path, "features/scores.yaml", RANGED)
+    spec = Catalog.load(tmp_path).get("features.scores")
+    ranges = {c.name: (c.min_value, c.max_value, c.range_text) for c in spec.columns if c.has_range}
+    assert ranges == {"share": (0, 1, "[0, 1]"), "count": (0, None, ">= 0"), "hour": (None, 23, "<= 23")}
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("min: 0, max: 1", "min: low, max: 1", "column 'share': min must be a finite number, got 'low'"),
+    ("min: 0, max: 1", "min: 1e-6", "column 'share': min must be a finite number, got '1e-6' .*1.0e-6"),
+    ("min: 0, max: 1", "min: 0, max: .inf", "column 'share': max must be a finite number, got inf"),
+    ("min: 0, max: 1", "min: false", "column 'share': min must be a finite number, got False"),
+    ("min: 0, max: 1", "min: 1, max: 0", "column 'share': min 1 is above max 0"),
+    ("min: 0, max: 1", "range: [0, 1]", r"column 'share' has unknown keys \['range'\].*a range is min and/or max"),
+    ("{name: customer_id, type: string, nullable: false}", "{name: customer_id, type: string, min: 0}",
+     "column 'customer_id': min/max need a numeric column, but its type is string"),
+])
+def test_a_malformed_range_is_an_error_naming_the_table_and_column(tmp_path, old, new, message):
+    path = write(tmp_path, "features/scores.yaml", RANGED.replace(old, new))
+    with pytest.raises(CatalogError, match=message) as err:
+        Catalog.load(tmp_path)
+    assert f"schema file {path}: table features.scores" in str(err.value)
+
+
+def test_a_range_outside_the_feature_layer_is_refused_because_nothing_would_check_it(tmp_path):
+    write(tmp_path, "cleaned/accounts.yaml", GOOD.replace('type: "decimal(18,2)"}', 'type: "decimal(18,2)", min: 0}'))
+    with pytest.raises(CatalogError, match="table cleaned.accounts, column 'balance': min/max are checked only on "
+                                           "features tables"):
+        Catalog.load(tmp_path)

@@ -12,12 +12,16 @@ A declaration a data steward can read::
       - {name: phone, type: string, pii: true, description: clear phone (raw only)}
 
 Column ``type`` is a Spark SQL type (``string``, ``bigint``, ``decimal(18,2)``, ``timestamp``,
-``array<string>``, ``struct<id:string,os:string>`` ...). The quality suite is
+``array<string>``, ``struct<id:string,os:string>`` ...). A numeric column of a ``features``
+table may declare its range, both ends inclusive, either end optional: ``min: 0, max: 1``. The
+feature gate checks every declared range (``finlake.features.build``); a null is not checked
+against it (``nullable`` says whether nulls are allowed). The quality suite is
 ``expectations/<layer>/<table>.json`` by convention. Code addresses tables by name only.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,6 +35,10 @@ from finlake.errors import CatalogError, TableNotFoundError
 
 PROJECT_ROOT = project_root(__file__)  # the checkout, or the files shipped in dist/finlake.zip
 LAYERS = ("raw", "cleaned", "quarantine", "features", "scores", "audiences", "marts", "quality", "ops")
+COLUMN_KEYS = ("name", "type", "nullable", "pii", "description", "min", "max")
+# Layers whose job checks declared ranges: the feature gate (finlake.features.build). A range on
+# another layer's column would be checked by nothing, so it is refused rather than ignored.
+RANGE_LAYERS = ("features",)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,21 @@ class Column:
     nullable: bool = True
     pii: bool = False
     description: str = ""
+    min_value: int | float | None = None  # declared range, both ends inclusive (``min:`` / ``max:``)
+    max_value: int | float | None = None
+
+    @property
+    def has_range(self) -> bool:
+        return self.min_value is not None or self.max_value is not None
+
+    @property
+    def range_text(self) -> str:
+        """``[0, 1]``, ``>= 0`` or ``<= 23``, for messages."""
+        if self.min_value is not None and self.max_value is not None:
+            return f"[{self.min_value}, {self.max_value}]"
+        if self.min_value is not None:
+            return f">= {self.min_value}"
+        return f"<= {self.max_value}" if self.max_value is not None else "any"
 
 
 @dataclass(frozen=True)
@@ -128,21 +151,25 @@ def _load_spec(path: Path) -> TableSpec:
         raise CatalogError(f"{where} declares '{name}' but its location says '{expected}'")
     columns = []
     for raw in doc["columns"]:
-        unknown = set(raw) - {"name", "type", "nullable", "pii", "description"}
+        unknown = set(raw) - set(COLUMN_KEYS)
         if unknown:
-            raise CatalogError(f"{where}: column {raw.get('name')!r} has unknown keys {sorted(unknown)} "
-                             "(quote types that contain a comma: type: \"decimal(18,2)\")")
+            raise CatalogError(f"{where}: table {name}, column {raw.get('name')!r} has unknown keys "
+                               f"{sorted(unknown)}; a column takes {', '.join(COLUMN_KEYS)} (a range is min and/or "
+                               "max; quote types that contain a comma: type: \"decimal(18,2)\")")
         col = Column(
             name=raw["name"],
             type=str(raw["type"]),
             nullable=bool(raw.get("nullable", True)),
             pii=bool(raw.get("pii", False)),
             description=str(raw.get("description", "")),
+            min_value=raw.get("min"),
+            max_value=raw.get("max"),
         )
         try:
-            parse_type(col.type)
+            dtype = parse_type(col.type)
         except ValueError as exc:
             raise CatalogError(f"{where}: column '{col.name}': {exc}") from None
+        _check_range(f"{where}: table {name}, column '{col.name}'", name, col, dtype)
         columns.append(col)
     names = [c.name for c in columns]
     for key in ("partition_by", "primary_key"):
@@ -158,6 +185,27 @@ def _load_spec(path: Path) -> TableSpec:
         properties={str(k): str(v) for k, v in (doc.get("properties") or {}).items()},
         source_file=str(path),
     )
+
+
+def _check_range(where: str, table: str, col: Column, dtype: T.DataType) -> None:
+    """A declared range must be numbers (finite, min <= max) on a numeric column of a layer whose
+    gate checks ranges."""
+    if not col.has_range:
+        return
+    layer = table.split(".", 1)[0]
+    if layer not in RANGE_LAYERS:
+        raise CatalogError(f"{where}: min/max are checked only on {', '.join(RANGE_LAYERS)} tables (by the "
+                           f"feature gate); nothing would check them on a {layer} table")
+    if not isinstance(dtype, T.NumericType):
+        raise CatalogError(f"{where}: min/max need a numeric column, but its type is {col.type}")
+    for key, value in (("min", col.min_value), ("max", col.max_value)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise CatalogError(f"{where}: {key} must be a finite number, got {value!r} "
+                               "(write a float with a dot and a signed exponent: 1.0e-6)")
+    if col.min_value is not None and col.max_value is not None and col.min_value > col.max_value:
+        raise CatalogError(f"{where}: min {col.min_value} is above max {col.max_value}")
 
 
 _SIMPLE = {

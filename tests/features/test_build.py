@@ -6,6 +6,7 @@ is recomputed, a rerun of a run is a no-op, bad data stops every write.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -159,11 +160,36 @@ def test_an_as_of_before_the_first_cutoff_names_the_date_and_the_first_cutoff(la
 
 def test_a_blocking_expectation_failure_leaves_every_table_unchanged(lake, make):
     versions = {t: lake.version(t) for t in TABLES}
-    bad = _txns(date(2024, 6, 3), date(2024, 6, 30))  # June complete: its fraud month is due
-    bad[0]["amount"] = 0.0  # a zero-amount card posting breaks amount_cny_range of transaction_fraud
-    lake.append("cleaned.transactions", make("cleaned.transactions", bad))
-    with pytest.raises(QualityGateError, match="amount_cny_range"):
-        build_features(lake, lake.settings, "run-4")
+    june = _txns(date(2024, 6, 3), date(2024, 6, 30))  # June complete: its fraud month is due
+    lake.append("cleaned.transactions", make("cleaned.transactions", june))
+    # A report that arrived before its posting breaks label_known_after_posting (GX) of transaction_fraud.
+    lake.append("cleaned.fraud_reports", make("cleaned.fraud_reports", [
+        {"txn_id": june[0]["txn_id"], "business_date": date(2024, 6, 1)}]))
+    try:
+        with pytest.raises(QualityGateError, match="label_known_after_posting"):
+            build_features(lake, lake.settings, "run-4")
+    finally:
+        lake.delete("cleaned.fraud_reports", f"txn_id = '{june[0]['txn_id']}'")
     assert {t: lake.version(t) for t in TABLES} == versions
     failed = lake.read("quality.results").where("run_id = 'run-4' AND NOT success").select("expectation").collect()
-    assert [r.expectation for r in failed] == ["amount_cny_range"]
+    assert [r.expectation for r in failed] == ["label_known_after_posting"]
+
+
+def test_a_feature_outside_its_declared_range_stops_the_build_naming_the_column(lake, make):
+    """A negative posting (a bug upstream: cleaned amounts are > 0) gives a negative amount_cny and
+    negative sums; the declared ranges catch every such column in one check per table."""
+    versions = {t: lake.version(t) for t in TABLES}
+    lake.append("cleaned.transactions", make("cleaned.transactions", [
+        {"txn_id": "T20240615999999", "customer_id": "C1", "card_id": "K1", "merchant_id": "M1", "mcc": "5411",
+         "ts": datetime(2024, 6, 15, 2, 30), "amount": -500.0, "city_code": "110000"}]))  # 30 min before a posting
+    with pytest.raises(QualityGateError, match="features.transaction_fraud: declared_column_ranges  column=amount_cny"):
+        build_features(lake, lake.settings, "run-5")
+    assert {t: lake.version(t) for t in TABLES} == versions
+    failed = {r.table: r for r in lake.read("quality.results").where("run_id = 'run-5' AND NOT success").collect()}
+    assert {(t, r.expectation, r.severity) for t, r in failed.items()} == {
+        ("features.transaction_fraud", "declared_column_ranges", "blocking"),
+        ("features.customer_monthly", "declared_column_ranges", "blocking")}
+    fraud = failed["features.transaction_fraud"]
+    assert fraud.column == "amount_cny, txn_sum_1h, txn_sum_24h, txn_sum_7d, amount_ratio_90d"
+    assert json.loads(fraud.observed_value)["amount_cny"] == {"range": ">= 0", "rows": 1, "example": -500.0}
+    assert "spend_30d" in failed["features.customer_monthly"].column.split(", ")

@@ -18,10 +18,11 @@
    90-day window is observed. transaction_fraud months are due when missing, when their labels
    were not yet mature at the last build (new reports may have arrived), and (with ``as_of``)
    for the month before the cut-off.
-3. Computes every table, gates each with expectations/features/<table>.json, and only then
-   writes: each table in one atomic ``replace_where`` on exactly the months computed, with a
-   WriteTxn keyed by the run so a rerun of the same run is a no-op. When every due table already
-   holds that commit, the rerun stops before reading any data.
+3. Computes every table, gates each with its declared checks (not-null, ranges, row checks:
+   ``check_declared_columns``) and expectations/features/<table>.json, and only then writes:
+   each table in one atomic ``replace_where`` on exactly the months computed, with a WriteTxn
+   keyed by the run so a rerun of the same run is a no-op. When every due table already holds
+   that commit, the rerun stops before reading any data.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import reduce
 from pathlib import Path
+from typing import Callable
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
+from finlake.catalog import TableSpec
 from finlake.errors import FinlakeError
 from finlake.features import fraud, labels, tags
 from finlake.features.customer import CustomerInputs, compute_customer_features
@@ -182,20 +187,107 @@ def read_inputs(lake: Lake) -> CustomerInputs:
     return CustomerInputs(**t)
 
 
-def check_declared_not_null(gate, lake: Lake, table: str, df: DataFrame) -> None:
-    """One blocking check, one Spark job: no null in any column declared ``nullable: false``.
+@dataclass(frozen=True)
+class RowCheck:
+    """A blocking rule across columns that every row of a feature table must meet."""
 
-    Every such feature column has a documented default, so a null is a transform bug. One
-    aggregate over all columns instead of one GX expectation per column (the GX suites keep
-    not-null rules for the keys and labels only): on Spark each GX expectation is its own job.
+    name: str
+    holds: Callable[[], Column]  # true on a good row (built lazily: a Column needs a running Spark)
+    example: tuple[str, ...]  # the columns shown for one row that breaks it
+    details: str
+
+
+ROW_CHECKS: dict[str, tuple[RowCheck, ...]] = {
+    CHURN_LABELS: (RowCheck(
+        "churn_label_window", labels.label_window_holds,
+        ("customer_id", "as_of", "churned", "churn_date", "window_end"),
+        "window_end = as_of + 90 days; churn_date in [as_of, window_end) when churned, null otherwise "
+        "(all_accounts_closed_v1, docs/features.md)"),),
+}
+
+
+def declared_column_results(spec: TableSpec, df: DataFrame, row_checks: tuple[RowCheck, ...] = ()) -> list[dict]:
+    """The declared checks of ``spec`` on ``df``, computed by one Spark aggregate.
+
+    - ``declared_not_null_columns``: no null in a column declared ``nullable: false``;
+    - ``declared_column_ranges`` (when the table declares ranges): every value of a column with a
+      declared ``min`` / ``max`` lies in it, both ends inclusive; a null is not checked (that is
+      the not-null check's business), a NaN always breaks a range. Per broken column: the range,
+      how many rows break it and an example, the value furthest outside;
+    - one result per :class:`RowCheck`: how many rows break it and one of them.
+
+    Returns keyword arguments for ``QualityGate.record_check`` (all blocking).
     """
-    spec = lake.spec(table)
     required = [c.name for c in spec.columns if not c.nullable]
-    counts = df.agg(*[F.sum(F.col(c).isNull().cast("int")).alias(c) for c in required]).first().asDict()
-    nulls = {c: n for c, n in counts.items() if n}
-    gate.record_check(table, "declared_not_null_columns", success=not nulls, severity="blocking",
-                      observed=nulls or f"no nulls in {len(required)} columns",
-                      details=f"columns declared nullable: false in {spec.source_file}; defaults in docs/features.md")
+    ranged = [c for c in spec.columns if c.has_range]
+    outside, aggs = {}, [F.count(F.lit(1)).alias("_rows")]
+    for c in required:
+        aggs.append(F.sum(F.col(c).isNull().cast("int")).alias(f"_null_{c}"))
+    for c in ranged:
+        value, no = F.col(c.name), F.lit(False)
+        # NaN compares above every number in Spark: it is counted on its own, never as "high".
+        nan = F.isnan(value) if isinstance(spec.schema[c.name].dataType, (T.DoubleType, T.FloatType)) else no
+        low = F.coalesce(value < F.lit(c.min_value), no) if c.min_value is not None else no
+        high = F.coalesce((value > F.lit(c.max_value)) & ~nan, no) if c.max_value is not None else no
+        outside[c.name] = low | high | nan
+        aggs += [F.sum(outside[c.name].cast("int")).alias(f"_out_{c.name}"),
+                 F.min(F.when(low, value)).alias(f"_low_{c.name}"),
+                 F.max(F.when(high, value)).alias(f"_high_{c.name}")]
+    if ranged:
+        aggs.append(F.sum(reduce(lambda a, b: a | b, outside.values()).cast("int")).alias("_out_rows"))
+    for check in row_checks:
+        broken = ~check.holds()
+        aggs += [F.sum(broken.cast("int")).alias(f"_broken_{check.name}"),
+                 # The smallest breaking row (by its first example columns): a stable example.
+                 F.min(F.when(broken, F.struct(*check.example))).alias(f"_example_{check.name}")]
+    agg = df.agg(*aggs).first().asDict(recursive=True)
+
+    nulls = {c: agg[f"_null_{c}"] for c in required if agg[f"_null_{c}"]}
+    results = [dict(name="declared_not_null_columns", success=not nulls,
+                    observed=nulls or f"no nulls in {len(required)} columns",
+                    details=f"columns declared nullable: false in {spec.source_file}; defaults in docs/features.md")]
+    if ranged:
+        broken = {c.name: {"range": c.range_text, "rows": agg[f"_out_{c.name}"],
+                           "example": _furthest(agg[f"_low_{c.name}"], agg[f"_high_{c.name}"])}
+                  for c in ranged if agg[f"_out_{c.name}"]}
+        results.append(dict(name="declared_column_ranges", success=not broken,
+                            observed=broken or f"every value in range in {len(ranged)} columns",
+                            column=", ".join(broken) or None,
+                            **_unexpected(agg["_out_rows"] if broken else 0, agg["_rows"]),
+                            details=f"min/max declared in {spec.source_file}; {agg['_rows']} rows checked"))
+    for check in row_checks:
+        n = agg[f"_broken_{check.name}"] or 0
+        results.append(dict(name=check.name, success=not n,
+                            observed={"rows": n, "example": agg[f"_example_{check.name}"]} if n else "every row holds",
+                            **_unexpected(n, agg["_rows"]), details=check.details))
+    return results
+
+
+def _furthest(low, high):
+    """The example of a broken range: the lowest value below it, else the highest above it, else
+    (only NaNs broke it) NaN."""
+    if low is not None:
+        return low
+    return high if high is not None else float("nan")
+
+
+def _unexpected(count: int, rows: int) -> dict:
+    """unexpected_count and _percent as GX gives them (none when nothing broke)."""
+    if not count:
+        return {}
+    return {"unexpected_count": count, "unexpected_percent": 100.0 * count / rows}
+
+
+def check_declared_columns(gate, lake: Lake, table: str, df: DataFrame) -> None:
+    """Record the declared checks of ``table`` (``declared_column_results``), all blocking.
+
+    Every non-nullable feature column has a documented default, and every declared range follows
+    from the feature's definition, so a failure is a transform bug. One aggregate over all
+    columns instead of one GX expectation per column: on Spark each GX expectation is its own job
+    (the GX suites keep keys, codes, the label-timing pair and plausibility warnings).
+    """
+    for result in declared_column_results(lake.spec(table), df, ROW_CHECKS.get(table, ())):
+        gate.record_check(table, severity="blocking", **result)
 
 
 def _due_tables(plan: Plan) -> dict[str, tuple[str, list[date]]]:
@@ -236,7 +328,7 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
                    tags_file: Path | str | None = None) -> FeatureReport:
     """Build the due months of every feature table (module docstring); gate, then write.
 
-    Raises QualityGateError (nothing written) when a blocking expectation fails, TagRuleError
+    Raises QualityGateError (nothing written) when a blocking check fails, TagRuleError
     for a bad conf/tags.yaml, FeatureInputError when the cleaned data is missing.
     """
     from finlake.quality import QualityGate
@@ -291,7 +383,7 @@ def build_features(lake: Lake, settings: Settings, run_id: str, as_of: date | No
 
     try:
         for table, df in frames.items():
-            check_declared_not_null(gate, lake, table, df)
+            check_declared_columns(gate, lake, table, df)
             report.gate_reports[table] = gate.check(df, table)  # raises before any write
         gate.raise_if_blocking()
         for table, df in frames.items():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from finlake.features.windows import cutoff_grid
@@ -53,3 +53,12 @@ def churn_labels(accounts: DataFrame, cutoffs: list[date]) -> DataFrame:
                     F.when(churned, F.col("last_close")).alias("churn_date"),
                     F.date_add("as_of", HORIZON_DAYS).alias("window_end"),
                     F.lit(CHURN_DEFINITION).alias("definition")))
+
+
+def label_window_holds() -> Column:
+    """True on a churn_labels row whose dates agree with the definition: window_end = as_of + 90
+    days, and churn_date lies in [as_of, window_end) when churned, null otherwise. Null (a date
+    missing where one is due) counts as false. The feature gate checks it on every row."""
+    in_window = (F.col("churn_date") >= F.col("as_of")) & (F.col("churn_date") < F.col("window_end"))
+    dates = F.when(F.col("churned"), in_window).otherwise(F.col("churn_date").isNull())
+    return F.coalesce((F.col("window_end") == F.date_add("as_of", HORIZON_DAYS)) & dates, F.lit(False))

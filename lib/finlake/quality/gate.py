@@ -246,6 +246,8 @@ class QualityGate:
         observed=None,
         details: str | None = None,
         column: str | None = None,
+        unexpected_count: int | None = None,
+        unexpected_percent: float | None = None,
     ) -> CheckResult:
         """Record a check GX does not express (manifest counts, missing batches, freshness).
 
@@ -263,6 +265,8 @@ class QualityGate:
             success=bool(success),
             column=column,
             observed=gx_runner.observed_text(observed),
+            unexpected_count=unexpected_count,
+            unexpected_percent=unexpected_percent,
             details=details,
         )
         result = self._waive(result, self.waivers(), dt.datetime.now(dt.timezone.utc).date())
