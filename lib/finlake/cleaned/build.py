@@ -13,7 +13,7 @@ One run:
    accepted rows with GX. A blocking failure raises here and no table
    moves (the gate has recorded its results in quality.results).
 3. **Write**: the accounting rows first (they pin the batches of ``run_seq``), the
-   balance-continuity breaks, then per table the quarantined rows and the upsert / SCD2 merge. A crash
+   balance-continuity log, then per table the quarantined rows and the upsert / SCD2 merge. A crash
    part-way leaves some tables at ``run_seq`` and others behind; the next run sees that the last
    sequence is incomplete, recomputes exactly its pinned batches and finishes the writes (the
    ones already committed are skipped by their WriteTxn). See docs/cleaned.md.
@@ -51,6 +51,9 @@ APP_ID = "finlake-clean"
 ACCOUNTING = "quality.accounting"
 CONTINUITY = "quality.balance_continuity"
 BALANCE_TOLERANCE = Decimal("1.00")
+# Continuity re-checks only the accounts a run changes through a broadcast semi-join when there
+# are at most this many (about 5 MB of ids); beyond that it filters the result of every account.
+CONTINUITY_BROADCAST_ACCOUNTS = 100_000
 SCD2_ATTRIBUTES = (
     "name_token", "id_number_token", "phone_token", "gender", "birth_year", "city_code", "occupation",
     "income_band", "risk_tolerance", "open_date", "acquisition_channel", "status", "source_system",
@@ -66,6 +69,9 @@ class Step:
     keys: tuple[str, ...]
     clean: Callable[[DataFrame, "_State"], DataFrame]
     history: bool = False  # SCD type 2 instead of an upsert by key
+    # Columns of the table's row that an accepted row replaces, kept as the struct _replaced
+    # (transactions: the account and date a correction takes a posting from, for continuity).
+    replaced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,7 @@ STEPS: tuple[Step, ...] = (
          history=True),
     Step("cleaned.accounts", "raw.accounts", ("account_id",), lambda raw, s: sources.clean_accounts(raw, s.lookups())),
     Step("cleaned.transactions", "raw.transactions", ("txn_id",),
-         lambda raw, s: sources.clean_transactions(raw, s.lookups())),
+         lambda raw, s: sources.clean_transactions(raw, s.lookups()), replaced=("account_id", "business_date")),
     Step("cleaned.balances", "raw.balances", ("account_id", "month_end"),
          lambda raw, s: sources.clean_balances(raw, s.lookups())),
     Step("cleaned.app_events", "raw.app_events", ("event_id",), lambda raw, s: sources.clean_app_events(raw)),
@@ -240,16 +246,18 @@ def build_cleaned(lake: Lake, settings: Settings, run_id: str, as_of: dt.date | 
             c = _compute(step, batches, state, gate, run_id, persisted)
             computed.append(c)
             lap(step.target)
-        continuity = _continuity(lake, state, computed, gate, persisted)
+        continuity, breaks = _continuity(lake, state, computed, gate, persisted)
         gate.raise_if_blocking()
         lap("continuity")
 
         accounting = _accounting_rows(computed, run_id, seq, raw_versions, as_of)
         lap("accounting")
-        _write(lake, gate, computed, accounting, continuity, run_id, seq,
+        # The continuity log of a seq carries the run id its accounting pinned, also when another
+        # run completes it: quality.accounting then gives every logged run its run_seq.
+        log_run_id = _pinned_run_id(lake, seq) if recovered else run_id
+        _write(lake, gate, computed, accounting, continuity, log_run_id, seq,
                [step.target for step in STEPS if step.source in raw_until])
         tables = {c.step.target: _outcome(c, lake) for c in computed}
-        breaks = continuity.count() if continuity is not None else 0
         lap("write")
     finally:
         for df in persisted:
@@ -359,9 +367,10 @@ def _logged_batches(lake: Lake, source: str, version: int, as_of: dt.date | None
 # Row flags of the one persisted frame per table: _duplicate (an earlier line of the same key in
 # the same batch), _rules_broken (quarantine rules), _accepted (neither), _superseded (a later
 # batch, of this run or already in the table, delivers the key), _late_resend (the key was delivered
-# before).
+# before), and for the steps that ask for it _replaced (the table's row of the key, Step.replaced).
 ACCEPTED = "_accepted"
-FLAGS = (DUPLICATE, "_rules_broken", ACCEPTED, "_superseded", "_late_resend")
+REPLACED = "_replaced"
+FLAGS = (DUPLICATE, "_rules_broken", ACCEPTED, "_superseded", "_late_resend", REPLACED)
 
 
 def _compute(step: Step, batches: list[str], state: _State, gate, run_id: str, persisted: list) -> _Computed:
@@ -439,6 +448,9 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
     table's (a missed day's batch landing after a later correction was cleaned) is superseded by
     it too, so a late batch never reverts a correction. Batch ids are business dates, so they
     order as strings; a batch delivered again (``--replace-batch``) replaces its own rows.
+
+    With ``Step.replaced``, the table's row of the key comes along as ``_replaced`` (null when the
+    table has none): what a written row replaces, read in the same join.
     """
     accepted = F.col(ACCEPTED)
     by_key = Window.partitionBy(*step.keys)
@@ -447,7 +459,8 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
     ranked = (marked.withColumn("_latest", F.max(accepted_delivery).over(by_key))
               .withColumn("_first", F.min(accepted_delivery).over(by_key)))
     if lake.exists(step.target):
-        existing = lake.read(step.target).select(*step.keys, F.col("_batch_id").alias("_table_batch"))
+        table_row = [F.struct(*step.replaced).alias(REPLACED)] if step.replaced else []
+        existing = lake.read(step.target).select(*step.keys, F.col("_batch_id").alias("_table_batch"), *table_row)
         ranked = ranked.join(existing, list(step.keys), "left")
     else:
         ranked = ranked.withColumn("_table_batch", F.lit(None).cast("string"))
@@ -457,31 +470,128 @@ def _flag_resends(marked: DataFrame, step: Step, lake: Lake) -> DataFrame:
             .drop("_latest", "_first", "_table_batch"))
 
 
-def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate, persisted: list) -> DataFrame | None:
-    """Balance-continuity breaks of ledger accounts for the month ends delivered in this run
-    (recorded as a warning)."""
-    new_balances = state.accepted.get("cleaned.balances")
-    if new_balances is None:
-        return None
+def _written(c: _Computed | None) -> DataFrame | None:
+    """The rows a table's merge writes (accepted, latest per key), from the persisted frame: the
+    write frame is repartitioned by the table's partition column, a shuffle a read of a few
+    columns does not need."""
+    return None if c is None else c.marked.filter(F.col(ACCEPTED) & ~F.col("_superseded"))
+
+
+def _continuity(lake: Lake, state: _State, computed: list[_Computed], gate,
+                persisted: list) -> tuple[DataFrame | None, int]:
+    """Re-check balance continuity wherever this run's rows can change it (a warning in
+    quality.results): the rows for quality.balance_continuity, and the number of breaks.
+
+    Re-checked, per ledger account: the month end of each balance the run writes and the next
+    one after it (whose previous balance it is), and for each posting the run writes, the first
+    month end at or after its business date (its month's, or the next one delivered when that
+    month's balance is missing); for a corrected posting also the one at or after the date of the
+    row it replaces (a correction can move a posting to another date or account).
+    ``check_balance_continuity`` finds them in its one pass, from a ``_changed`` mark on the
+    run's rows. When the balances table is new, every month end is delivered, so all are checked.
+
+    Only the accounts with such a change go through the check, kept by a broadcast semi-join,
+    when there are at most CONTINUITY_BROADCAST_ACCOUNTS of them (a daily run: its late postings
+    and corrections); a posting after the last month end delivered changes nothing yet and selects
+    no account, so an ordinary day re-checks nothing.
+
+    Logged: the breaks, and the re-checked account-months that are continuous but already have a
+    row in the log (they broke before: the row says the break is resolved). None when nothing is
+    re-checked.
+    """
+    by_target = {c.step.target: c for c in computed}
+    delivered = _written(by_target.get("cleaned.balances"))
+    posted = _written(by_target.get("cleaned.transactions"))
+    had_balances = lake.exists("cleaned.balances")
+    if delivered is None and (posted is None or not had_balances):  # no month end can move
+        return None, 0
     ledger = (state.current("cleaned.accounts", ["account_id", "product_type"], ("account_id",))
               .where(F.col("product_type").isin(*LEDGER_PRODUCTS)).select("account_id"))
-    balances = (state.current("cleaned.balances", ["account_id", "month_end", "balance"], ("account_id", "month_end"))
-                .join(ledger, "account_id", "left_semi"))
-    txns = state.current("cleaned.transactions", ["txn_id", "account_id", "business_date", "signed_amount_cny"],
-                         ("txn_id",))
-    months = new_balances.select("month_end").distinct()
-    result = (check_balance_continuity(balances, txns, BALANCE_TOLERANCE)
-              .join(F.broadcast(months), "month_end", "left_semi")
-              .persist(StorageLevel.MEMORY_AND_DISK))
+    changed = F.lit(True).alias("_changed")
+    unchanged = F.lit(False).alias("_changed")
+
+    # The run's rows, marked, over the tables' rows they do not replace.
+    balance_cols = ["account_id", "month_end", "balance"]
+    balance_parts = []
+    if had_balances:
+        existing = lake.read("cleaned.balances").select(*balance_cols)
+        if delivered is not None:
+            existing = existing.join(delivered.select("account_id", "month_end"), ["account_id", "month_end"],
+                                     "left_anti")
+        balance_parts.append(existing.select(*balance_cols, unchanged))
+    if delivered is not None:
+        balance_parts.append(delivered.select(*balance_cols, changed))
+    balances = _union(balance_parts)
+    txn_cols = ["account_id", "business_date", "signed_amount_cny"]
+    txn_parts, touched = [], []
+    if lake.exists("cleaned.transactions"):
+        existing = lake.read("cleaned.transactions").select("txn_id", *txn_cols)
+        if posted is not None:
+            existing = existing.join(posted.select("txn_id"), "txn_id", "left_anti")
+        txn_parts.append(existing.select(*txn_cols, unchanged))
+    if posted is not None:
+        txn_parts.append(posted.select(*txn_cols, changed))
+        touched.append(posted.select("account_id", "business_date"))
+        if REPLACED in posted.columns:  # the replaced row: a posting of nothing at its old account and date
+            old = (posted.filter(F.col(REPLACED).isNotNull())
+                   .select(f"{REPLACED}.account_id", f"{REPLACED}.business_date"))
+            nothing = F.lit(0).cast("decimal(18,2)").alias("signed_amount_cny")
+            txn_parts.append(old.select(*old.columns, nothing, changed))
+            touched.append(old)
+    txns = _union(txn_parts) if txn_parts else lake.spark.createDataFrame(
+        [], "account_id string, business_date date, signed_amount_cny decimal(18,2), _changed boolean")
+
+    narrow = False  # only the accounts the run changes, kept by a broadcast semi-join
+    if had_balances:
+        # The accounts to re-check: one Spark job over the run's persisted rows and the month ends.
+        last = (_union([lake.read("cleaned.balances").select("month_end")]
+                       + ([delivered.select("month_end")] if delivered is not None else []))
+                .agg(F.max("month_end").alias("_last_month_end")))
+        account_parts = [t.join(F.broadcast(last), F.col("business_date") <= F.col("_last_month_end"))
+                         .select("account_id") for t in touched]
+        if delivered is not None:
+            account_parts.append(delivered.select("account_id"))
+        accounts = _union(account_parts).distinct().join(ledger, "account_id", "left_semi").persist()
+        persisted.append(accounts)
+        n = accounts.count()
+        log.info("continuity: %d ledger accounts with a month end to re-check", n)
+        if n == 0:
+            return None, 0
+        narrow = n <= CONTINUITY_BROADCAST_ACCOUNTS
+    if narrow:
+        balances = balances.join(F.broadcast(accounts), "account_id", "left_semi")
+        txns = txns.join(F.broadcast(accounts), "account_id", "left_semi")
+    else:  # every ledger account: the postings of the others meet no month end in the check
+        balances = balances.join(ledger, "account_id", "left_semi")
+    result = check_balance_continuity(balances, txns, BALANCE_TOLERANCE, changed="_changed" if had_balances else None)
+    if lake.exists(CONTINUITY):
+        logged = (lake.read(CONTINUITY).select("account_id", "month_end").distinct()
+                  .withColumn("_logged", F.lit(True)))
+        result = (result.join(logged, ["account_id", "month_end"], "left")
+                  .withColumn("_logged", F.coalesce("_logged", F.lit(False))))
+    else:
+        result = result.withColumn("_logged", F.lit(False))
+    result = result.persist(StorageLevel.MEMORY_AND_DISK)
     persisted.append(result)
-    summary = result.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(~F.col("continuous"), 1).otherwise(0)).alias("breaks")).first()
-    breaks = summary["breaks"] or 0
+    summary = result.agg(F.count(F.lit(1)).alias("n"),
+                         F.count_if(~F.col("continuous")).alias("breaks"),
+                         F.count_if(F.col("continuous") & F.col("_logged")).alias("resolved")).first()
+    breaks, resolved = summary["breaks"], summary["resolved"]
     examples = [f"{r['account_id']}@{r['month_end']}: difference {r['difference']}"
                 for r in result.filter(~F.col("continuous")).orderBy(F.abs("difference").desc()).limit(10).collect()]
+    observed = f"{breaks} of {summary['n']} account-months break continuity"
+    if resolved:
+        observed += f"; {resolved} that broke before are continuous"
     gate.record_check("cleaned.balances", "balance_continuity", success=breaks == 0, severity="warning",
-                      observed=f"{breaks} of {summary['n']} account-months break continuity",
-                      details=("largest: " + "; ".join(examples)) if examples else None)
-    return result.filter(~F.col("continuous"))
+                      observed=observed, details=("largest: " + "; ".join(examples)) if examples else None)
+    return result.filter(~F.col("continuous") | F.col("_logged")), breaks
+
+
+def _union(parts: list[DataFrame]) -> DataFrame:
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
 
 
 def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versions: dict[str, int],
@@ -514,12 +624,18 @@ def _accounting_rows(computed: list[_Computed], run_id: str, seq: int, raw_versi
 
 
 # --- writing -----------------------------------------------------------------------------------
+def _pinned_run_id(lake: Lake, seq: int) -> str:
+    """The run id of the accounting rows of ``seq`` (the run that pinned its batches)."""
+    return lake.read(ACCOUNTING).filter(F.col("run_seq") == seq).select("run_id").first()[0]
+
+
 def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[dict], continuity, run_id: str, seq: int,
            targets: list[str]) -> None:
     """Commit one run; ``targets`` are the cleaned tables whose raw table exists.
 
     Each of them is created even when its raw batches so far held no rows (no fraud reported in
-    the first weeks), so the feature layer finds every declared input.
+    the first weeks), so the feature layer finds every declared input. ``run_id`` is the run the
+    continuity rows are logged under (the accounting rows carry their own).
     """
     txn = WriteTxn(APP_ID, seq)
     for target in targets:
@@ -527,7 +643,7 @@ def _write(lake: Lake, gate, computed: list[_Computed], accounting: list[dict], 
     lake.create(ACCOUNTING)
     lake.append_rows(ACCOUNTING, accounting, txn=txn)
     # Before the targets: recovery looks for the targets this seq did not commit, so a crash after
-    # the last merge must find the breaks already written (the append is idempotent by txn).
+    # the last merge must find the continuity rows already written (the append is idempotent by txn).
     if continuity is not None:
         rows = continuity.select(F.lit(run_id).alias("run_id"), "account_id", "month_end", "previous_balance",
                                  "postings", "balance", "difference")

@@ -184,8 +184,8 @@ def _print_accounting(console: Console, rows: list[dict]) -> None:
 
 def _print_rows(console: Console, name: str, rows: list[dict], limit: int, total: int | None = None) -> None:
     """The first ``limit`` rows of a per-run quality table (``quality.balance_continuity`` lists
-    every break: thousands on a first build) of ``total`` (default: all of ``rows``); all of them
-    with --json."""
+    every break and every resolved one: thousands on a first build) of ``total`` (default: all of
+    ``rows``); all of them with --json."""
     total = len(rows) if total is None else total
     columns = [c for c in rows[0] if c != "run_id"]
     table = Table(*columns, title=name)
