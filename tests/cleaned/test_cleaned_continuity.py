@@ -13,7 +13,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from finlake.cleaned import build_cleaned
 
-pytestmark = pytest.mark.xdist_group("cleaned-build")
+pytestmark = pytest.mark.xdist_group("cleaned-continuity")
 
 W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 FIRST17 = "11010119900307123"

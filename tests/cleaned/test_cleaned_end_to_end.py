@@ -3,8 +3,8 @@
 Checks the accounting against raw, SCD2 history against the raw extracts, late re-sends against
 the planted ``_truth/defects.json``, balance-continuity breaks against the postings those defects
 removed, that a rerun moves no table, and that no clear resident ID, phone or name from raw
-appears anywhere outside raw: every table of every other layer (the lake goes on through scores,
-audiences and marts), the Data Docs, the audience exports and MLflow's files.
+appears anywhere outside raw: every table of every other layer (the lake goes on through scores
+and audiences), the Data Docs, the audience exports and MLflow's files.
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ def test_a_rerun_changes_nothing(generated_lake_run):
 
 
 def test_no_clear_pii_from_raw_appears_outside_raw(generated_lake_run, spark):
-    """Every table of every layer but raw (scores, audiences and marts included, as a run writes
-    them), and every file a run writes outside the tables: Data Docs, audience exports, MLflow's
-    runs and models."""
+    """Every table of every layer but raw (scores and audiences included, as a run writes them),
+    and every file a run writes outside the tables: Data Docs, audience exports, MLflow's runs
+    and models."""
     lake, settings = generated_lake_run.lake, generated_lake_run.settings
     clear = (lake.read("raw.customers").select(F.explode(F.array(F.trim("name"), F.trim("id_number"), F.trim("phone"))).alias("v"))
              .unionByName(lake.read("raw.do_not_contact").select(F.trim("phone").alias("v")))
@@ -131,10 +131,9 @@ def test_no_clear_pii_from_raw_appears_outside_raw(generated_lake_run, spark):
         if hits:
             leaks.append((name, [(h["column"], h["v"]) for h in hits]))
         scanned.add(name)
-    assert {n.split(".")[0] for n in scanned} == {"cleaned", "quarantine", "features", "scores", "audiences", "marts",
+    assert {n.split(".")[0] for n in scanned} == {"cleaned", "quarantine", "features", "scores", "audiences",
                                                   "quality", "ops"}
-    assert {"scores.churn", "scores.customer_segments", "scores.fraud", "audiences.retention",
-            "marts.next_best_product"} <= scanned
+    assert {"scores.churn", "scores.customer_segments", "audiences.retention"} <= scanned
     assert leaks == []
 
     values = {r["v"] for r in clear.collect()}
