@@ -34,7 +34,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
 SCALE, SEED, MONTHS = 0.01, 11, 1
 AS_OF = date(2024, 1, 31)  # last business date of the one month generated from 2024-01-01
-UNTIL = "features"  # the data stages; training and scoring add MLflow state, not tables to compare
+# Through the cleaned layer: ingest reads landing files on the executors and clean merges,
+# deduplicates and keeps history there. The feature stage added about 45 s to the slowest
+# test of the suite; its Spark is plain DataFrame code over Delta tables, which
+# tests/features checks in local mode.
+UNTIL = "clean"
 PII_KEY = "cluster-test-key-not-a-secret-0123"
 SPARK_HOME = Path(pyspark.__file__).parent
 # Columns that differ between any two runs by design: who ran it, when it was processed, and the
@@ -227,7 +231,7 @@ def test_pipeline_on_a_standalone_cluster_matches_local_mode(standalone_cluster,
     cluster_tables = _tables(cluster_home / "tables")
     assert sorted(cluster_tables) == sorted(local_tables)
     assert {"raw.transactions", "cleaned.transactions"} <= set(local_tables)
-    for name in ("cleaned.transactions", "features.customer_monthly", "features.transaction_fraud"):
+    for name in ("cleaned.transactions", "cleaned.customers", "cleaned.balances"):
         assert _content(local_tables[name]), f"{name} is empty: the comparison below would prove nothing for it"
     for name, path in local_tables.items():
         if name == "ops.runs":
