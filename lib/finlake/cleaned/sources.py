@@ -181,16 +181,7 @@ def clean_transactions(raw: DataFrame, lookups: Lookups) -> DataFrame:
     df = df.withColumn("signed_amount_cny",
                        F.when(F.col("direction") == "debit", -F.col("amount_cny")).otherwise(F.col("amount_cny"))
                        .cast("decimal(18,2)"))
-    accounts = F.broadcast(lookups.accounts.select(
-        F.col("account_id").alias("_a_id"), F.col("open_date").alias("_a_open"), F.col("close_date").alias("_a_close")))
-    df = df.join(accounts, F.col("account_id") == F.col("_a_id"), "left")
-    known = F.when(F.col("account_id").isNotNull(), F.col("_a_id").isNotNull())
-    life = F.when(F.col("_a_id").isNotNull() & F.col("business_date").isNotNull(),
-                  (F.col("business_date") >= F.col("_a_open"))
-                  & (F.col("_a_close").isNull() | (F.col("business_date") <= F.col("_a_close"))))
-    return (df.withColumn(f"{CHECK_PREFIX}account_known", known)
-            .withColumn(f"{CHECK_PREFIX}within_account_life", life)
-            .drop("_a_id", "_a_open", "_a_close"))
+    return _with_account_checks(df, lookups.accounts, "business_date")
 
 
 def clean_balances(raw: DataFrame, lookups: Lookups) -> DataFrame:
@@ -206,15 +197,7 @@ def clean_balances(raw: DataFrame, lookups: Lookups) -> DataFrame:
     ))
     df = df.withColumn(f"{CHECK_PREFIX}month_end_is_last_day",
                        F.when(F.col("month_end").isNotNull(), F.col("month_end") == F.last_day("month_end")))
-    accounts = F.broadcast(lookups.accounts.select(
-        F.col("account_id").alias("_a_id"), F.col("open_date").alias("_a_open"), F.col("close_date").alias("_a_close")))
-    df = df.join(accounts, F.col("account_id") == F.col("_a_id"), "left")
-    life = F.when(F.col("_a_id").isNotNull() & F.col("month_end").isNotNull(),
-                  (F.col("month_end") >= F.last_day("_a_open"))
-                  & (F.col("_a_close").isNull() | (F.col("month_end") <= F.last_day("_a_close"))))
-    return (df.withColumn(f"{CHECK_PREFIX}account_known", F.when(F.col("account_id").isNotNull(), F.col("_a_id").isNotNull()))
-            .withColumn(f"{CHECK_PREFIX}within_account_life", life)
-            .drop("_a_id", "_a_open", "_a_close"))
+    return _with_account_checks(df, lookups.accounts, "month_end", month_ends=True)
 
 
 def clean_app_events(raw: DataFrame) -> DataFrame:
@@ -331,6 +314,24 @@ def clean_fx_rates(raw: DataFrame) -> DataFrame:
         standardise_code("currency").alias("currency"),
         parse_amount("cny_per_unit", 18, 6).alias("cny_per_unit"),
     ))
+
+
+def _with_account_checks(df: DataFrame, accounts: DataFrame, date_col: str, month_ends: bool = False) -> DataFrame:
+    """Add ``_check_account_known`` (``account_id`` is in ``accounts``; null when it is null) and
+    ``_check_within_account_life``: ``date_col`` lies from the account's open date to its close
+    date, or with ``month_ends`` from the end of the opening month to the end of the closing month
+    (null when the account or the date is unknown)."""
+    accounts = F.broadcast(accounts.select(
+        F.col("account_id").alias("_a_id"), F.col("open_date").alias("_a_open"), F.col("close_date").alias("_a_close")))
+    df = df.join(accounts, F.col("account_id") == F.col("_a_id"), "left")
+    first, last = ((F.last_day("_a_open"), F.last_day("_a_close")) if month_ends
+                   else (F.col("_a_open"), F.col("_a_close")))
+    day = F.col(date_col)
+    life = F.when(F.col("_a_id").isNotNull() & day.isNotNull(),
+                  (day >= first) & (F.col("_a_close").isNull() | (day <= last)))
+    return (df.withColumn(f"{CHECK_PREFIX}account_known", F.when(F.col("account_id").isNotNull(), F.col("_a_id").isNotNull()))
+            .withColumn(f"{CHECK_PREFIX}within_account_life", life)
+            .drop("_a_id", "_a_open", "_a_close"))
 
 
 def _known(df: DataFrame, parents: DataFrame, key: str, check: str) -> DataFrame:
