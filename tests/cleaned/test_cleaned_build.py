@@ -283,11 +283,13 @@ def test_a_missed_days_batch_arriving_after_a_later_correction_does_not_revert_i
                                                "late_resends bigint, balanced boolean"))
 
 
-def test_a_crash_while_writing_is_finished_by_the_next_run_and_keeps_the_continuity_breaks(clean_lake, spark,
-                                                                                              monkeypatch):
-    """The run dies on its first write after the accounting (injected): the next run, with a new
-    run id, finishes the pinned batches, and the balance-continuity break of the crashed run is
-    there. (The breaks used to be written last: a crash after the last merge lost them.)"""
+def test_runs_that_crash_while_writing_are_finished_by_a_later_run_under_the_pinned_run_id(clean_lake, spark,
+                                                                                           monkeypatch):
+    """Two injected crashes. Run 1 dies right after its accounting, before its continuity rows.
+    Run 2 completes seq 1: it logs the break under run-1, the run id the accounting pinned (so
+    every run in the log maps to its run_seq), then dies on its first write of a cleaned table.
+    Run 3 finishes the tables and keeps the break (the breaks used to be written last: a crash
+    after the last merge lost them); run 4 has nothing to do."""
     from finlake.lake import Lake
 
     lake, settings, raw = clean_lake
@@ -297,31 +299,42 @@ def test_a_crash_while_writing_is_finished_by_the_next_run_and_keeps_the_continu
         {"account_id": "A0000000001", "month_end": "2024-02-29", "balance": "500.00"},  # no February posting
     ])
     append, merge = Lake.append, Lake.merge
+    crash_at = "quality.balance_continuity"  # the first write whose name starts with it fails
     written = []
 
-    def crash_after_the_first_write(self, name, *args, **kwargs):
-        if written:
+    def crashing(self, name, *args, **kwargs):
+        if name.startswith(crash_at):
             raise RuntimeError(f"injected crash before writing {name}")
         written.append(name)
         return (append if name == "quality.balance_continuity" else merge)(self, name, *args, **kwargs)
 
-    monkeypatch.setattr(Lake, "append", crash_after_the_first_write)
-    monkeypatch.setattr(Lake, "merge", crash_after_the_first_write)
-    with pytest.raises(RuntimeError, match="injected crash"):
-        build_cleaned(lake, settings, "run-1")
-    monkeypatch.undo()
-    assert written == ["quality.balance_continuity"]  # right after the accounting, before any target
-    assert lake.read("cleaned.transactions").count() == 0
+    def logged():
+        return lake.read("quality.balance_continuity").select("run_id", "account_id", "month_end", "difference")
 
-    report = build_cleaned(lake, settings, "run-2")
-    assert report.run_seq == 1 and report.balanced
-    breaks = lake.read("quality.balance_continuity").select("run_id", "account_id", "month_end", "difference")
-    assertDataFrameEqual(breaks, spark.createDataFrame(
-        [("run-1", "A0000000001", dt.date(2024, 2, 29), Decimal("500.00"))],
-        "run_id string, account_id string, month_end date, difference decimal(18,2)"))
+    pinned_break = spark.createDataFrame([("run-1", "A0000000001", dt.date(2024, 2, 29), Decimal("500.00"))],
+                                         "run_id string, account_id string, month_end date, difference decimal(18,2)")
+    monkeypatch.setattr(Lake, "append", crashing)
+    monkeypatch.setattr(Lake, "merge", crashing)
+    with pytest.raises(RuntimeError, match="before writing quality.balance_continuity"):
+        build_cleaned(lake, settings, "run-1")
+    assert written == [] and lake.read("cleaned.transactions").count() == 0
+
+    crash_at = "cleaned."
+    with pytest.raises(RuntimeError, match="before writing cleaned."):
+        build_cleaned(lake, settings, "run-2")
+    monkeypatch.undo()
+    assert written == ["quality.balance_continuity"]  # before any cleaned table
+    assert lake.read("cleaned.transactions").count() == 0
+    assertDataFrameEqual(logged(), pinned_break)
+
+    report = build_cleaned(lake, settings, "run-3")
+    assert report.run_seq == 1 and report.recovered and report.balanced and report.balance_breaks == 1
+    assertDataFrameEqual(logged(), pinned_break)  # the append of seq 1 is not repeated
     assert lake.read("cleaned.transactions").count() == 3
+    seqs = lake.read("quality.accounting").select("run_id", "run_seq").distinct().collect()
+    assert [tuple(r) for r in seqs] == [("run-1", 1)]
     before = versions(lake)
-    assert build_cleaned(lake, settings, "run-3").run_seq is None
+    assert build_cleaned(lake, settings, "run-4").run_seq is None
     assert versions(lake) == before
 
 
