@@ -19,10 +19,10 @@ demo: $(STAMP)
 	@source scripts/java_env.sh && $(VENV)/bin/python -m finlake.demo
 
 test: $(STAMP)
-	@source scripts/java_env.sh && $(VENV)/bin/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
+	@source scripts/java_env.sh && $(VENV)/bin/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
-	@source scripts/java_env.sh && $(VENV)/bin/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -m "not slow"
+	@source scripts/java_env.sh && $(VENV)/bin/python -m pytest -n 2 --dist loadgroup -m "not slow"
 
 dist: $(STAMP)
 	@source scripts/java_env.sh && bash scripts/build_dist.sh

@@ -55,16 +55,9 @@ def spark(settings):
     session.stop()
 
 
-# The two longest groups (about 330 s each, most of it one fixture or one test), run first and on
-# different workers. xdist hands out groups in collection order (with --no-loadscope-reorder, as
-# in the Makefile); by default it sorts them by test count, which started the one-test cluster
-# group last and left the other worker idle for its last minutes.
-FIRST_GROUPS = ("cluster", "generated")
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Make ``--dist loadgroup`` honour ``xdist_group`` marks again, and start FIRST_GROUPS first.
+    """Make ``--dist loadgroup`` honour ``xdist_group`` marks again.
 
     pytest-xdist 3.8 tags a grouped test by setting ``item._nodeid``, which pytest 9 no longer
     reads (the id lives in ``item._id``), so groups were silently spread over workers and every
@@ -74,13 +67,10 @@ def pytest_collection_modifyitems(config, items):
         return
     from _pytest.nodes import coerce_node_id
 
-    rank = {}
     for item in items:
         groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
         if groups and "@" not in item.nodeid:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
-        rank[item.nodeid] = min((FIRST_GROUPS.index(g) for g in groups if g in FIRST_GROUPS), default=len(FIRST_GROUPS))
-    items.sort(key=lambda item: rank[item.nodeid])  # stable: the rest keep their collection order
 
 
 @dataclass(frozen=True)
