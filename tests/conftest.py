@@ -95,8 +95,8 @@ QUICK_MODELS = {"gbt": {"maxIter": 8, "maxDepth": 3}, "logistic": {"maxIter": 25
 @pytest.fixture(scope="session")
 def generated_lake_run(spark, tmp_path_factory) -> GeneratedLake:
     """generate (scale 0.01, defects on) -> ingest -> clean -> clean again -> features -> train
-    and score segmentation and churn -> audiences, once: every layer a run writes from customer
-    data (left out to save time: the fraud model, which scores postings, and the cross-sell marts).
+    and score segmentation, churn and fraud -> audiences, once: every layer a run writes (left
+    out to save time: the cross-sell marts, which add no customer data).
 
     The end-to-end tests of ingest, cleaned and features share it, and carry
     ``xdist_group("generated")`` so that one worker builds it (a session fixture is built once per
@@ -110,7 +110,7 @@ def generated_lake_run(spark, tmp_path_factory) -> GeneratedLake:
     from finlake.ingest import ingest_all
     from finlake.lake import Lake
     from finlake.marketing import build_audiences
-    from finlake.models.workflows import score, train_churn_model, train_segmentation_model
+    from finlake.models.workflows import score, train_churn_model, train_fraud_model, train_segmentation_model
 
     home = tmp_path_factory.mktemp("generated-0.01")
     settings = load_settings(overrides={"home": str(home), "lake_engine": "bridge", "spark_master": "local[2]",
@@ -126,7 +126,8 @@ def generated_lake_run(spark, tmp_path_factory) -> GeneratedLake:
     build_features(lake, settings, "features-generated")
     train_segmentation_model(lake, settings, k_values=(3, 4), max_iter=10)
     train_churn_model(lake, settings, params=QUICK_MODELS)
-    score(lake, settings, "score-generated", kinds=("segmentation", "churn"))
+    train_fraud_model(lake, settings, params=QUICK_MODELS)
+    score(lake, settings, "score-generated")
     audiences = build_audiences(lake, settings, "audiences-generated")
     truth = json.loads((Path(settings.landing_root) / "_truth" / "defects.json").read_text(encoding="utf-8"))
     return GeneratedLake(lake, settings, ingest, clean_first, clean_rerun, after_clean, after_rerun, truth,

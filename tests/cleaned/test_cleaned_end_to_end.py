@@ -133,7 +133,7 @@ def test_no_clear_pii_from_raw_appears_outside_raw(generated_lake_run, spark):
         scanned.add(name)
     assert {n.split(".")[0] for n in scanned} == {"cleaned", "quarantine", "features", "scores", "audiences",
                                                   "quality", "ops"}
-    assert {"scores.churn", "scores.customer_segments", "audiences.retention"} <= scanned
+    assert {"scores.churn", "scores.customer_segments", "scores.fraud", "audiences.retention"} <= scanned
     assert leaks == []
 
     values = {r["v"] for r in clear.collect()}

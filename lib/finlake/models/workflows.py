@@ -214,13 +214,17 @@ def train_fraud_model(lake, settings, params: dict | None = None, valid_days: in
         champion_score, note = registry.score_champion(champion, lambda m: _main_metric(m, holdout, "pr_auc"))
     finally:
         holdout.unpersist()
+    # The validation window's labels are every report on record: the data ends with the last
+    # posting or report the table holds.
+    last_day = rows.agg(F.greatest(F.max("business_date"), F.max("fraud_reported_date"))).first()[0]
     record = TrainingRecord(
         kind="fraud", model=result.model, main_score=result.metrics[fraud.MAIN_METRIC], feature_cols=feature_cols,
         example=rows.select(*feature_cols).limit(5),
         params=_json_safe({"algorithm": result.algorithm, **result.params, **result.extras}),
         metrics=_classifier_metrics(result), write_artifacts=_classifier_artifacts(result, "fraud"),
         version_tags={"alert_threshold": repr(result.extras["alert_threshold"]),
-                      "alert_budget": repr(result.extras["alert_budget"])})
+                      "alert_budget": repr(result.extras["alert_budget"]),
+                      registry.DATA_UNTIL: (last_day + timedelta(days=1)).isoformat()})
     return registry.record_training(settings, lake, record, inputs, champion, champion_score, note)
 
 
