@@ -177,7 +177,8 @@ def test_a_blocking_expectation_failure_leaves_every_table_unchanged(lake, make)
 
 def test_a_feature_outside_its_declared_range_stops_the_build_naming_the_column(lake, make):
     """A negative posting (a bug upstream: cleaned amounts are > 0) gives a negative amount_cny and
-    negative sums; the declared ranges catch every such column in one check per table."""
+    negative sums; the declared ranges catch every such column in one check per table. The card's
+    7-day sum after it drops below a 24-hour sum without it, so the sums are no longer nested."""
     versions = {t: lake.version(t) for t in TABLES}
     lake.append("cleaned.transactions", make("cleaned.transactions", [
         {"txn_id": "T20240615999999", "customer_id": "C1", "card_id": "K1", "merchant_id": "M1", "mcc": "5411",
@@ -185,11 +186,13 @@ def test_a_feature_outside_its_declared_range_stops_the_build_naming_the_column(
     with pytest.raises(QualityGateError, match="features.transaction_fraud: declared_column_ranges  column=amount_cny"):
         build_features(lake, lake.settings, "run-5")
     assert {t: lake.version(t) for t in TABLES} == versions
-    failed = {r.table: r for r in lake.read("quality.results").where("run_id = 'run-5' AND NOT success").collect()}
-    assert {(t, r.expectation, r.severity) for t, r in failed.items()} == {
+    failed = {(r.table, r.expectation): r
+              for r in lake.read("quality.results").where("run_id = 'run-5' AND NOT success").collect()}
+    assert {(t, e, r.severity) for (t, e), r in failed.items()} == {
         ("features.transaction_fraud", "declared_column_ranges", "blocking"),
+        ("features.transaction_fraud", "window_sums_nested", "blocking"),
         ("features.customer_monthly", "declared_column_ranges", "blocking")}
-    fraud = failed["features.transaction_fraud"]
+    fraud = failed["features.transaction_fraud", "declared_column_ranges"]
     assert fraud.column == "amount_cny, txn_sum_1h, txn_sum_24h, txn_sum_7d, amount_ratio_90d"
     assert json.loads(fraud.observed_value)["amount_cny"] == {"range": ">= 0", "rows": 1, "example": -500.0}
-    assert "spend_30d" in failed["features.customer_monthly"].column.split(", ")
+    assert "spend_30d" in failed["features.customer_monthly", "declared_column_ranges"].column.split(", ")

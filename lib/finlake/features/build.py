@@ -43,7 +43,9 @@ from pyspark.sql import types as T
 from finlake.catalog import TableSpec
 from finlake.errors import FinlakeError
 from finlake.features import fraud, labels, tags
-from finlake.features.customer import CustomerInputs, compute_customer_features
+from finlake.features.customer import (
+    SUBSET_COUNT_ORDERINGS, WINDOW_COUNT_ORDERINGS, WINDOW_SUM_ORDERINGS, CustomerInputs, compute_customer_features,
+)
 from finlake.features.windows import add_months, cutoffs_between, month_start
 from finlake.lake.api import Lake, WriteTxn, conform
 from finlake.settings import Settings
@@ -195,14 +197,68 @@ class RowCheck:
     holds: Callable[[], Column]  # true on a good row (built lazily: a Column needs a running Spark)
     example: tuple[str, ...]  # the columns shown for one row that breaks it
     details: str
+    # The names of the rules a breaking row breaks, shown in its example as ``broken`` (optional).
+    broken: Callable[[], Column] | None = None
 
 
+# Sums of the same non-negative amounts may differ in the last bits with the order of addition;
+# a sum may exceed the one it is nested in by this fraction of it (a posting missing from a window
+# is caught exactly by the counts).
+SUM_SLACK = 1e-9
+
+
+def _at_most(small: str, large: str, slack: float) -> Column:
+    """small <= large (within ``slack`` x |large|) on a row; false when either is null."""
+    bound = F.col(large) + F.abs(F.col(large)) * F.lit(slack) if slack else F.col(large)
+    return F.coalesce(F.col(small) <= bound, F.lit(False))
+
+
+def ordering_check(name: str, keys: tuple[str, ...], chains: tuple[tuple[str, ...], ...], why: str,
+                   slack: float = 0.0) -> RowCheck:
+    """A RowCheck that each chain ``(a, b, c)`` holds as a <= b <= c on every row.
+
+    A null in a compared column breaks the row (it is also a not-null failure): the ordering never
+    passes on a value it could not compare. The example shows ``keys``, every compared column and
+    ``broken``, the pairs that row breaks.
+    """
+    pairs = [(a, b) for chain in chains for a, b in zip(chain, chain[1:])]
+    columns = tuple(dict.fromkeys(c for chain in chains for c in chain))
+
+    def holds() -> Column:
+        return reduce(lambda x, y: x & y, [_at_most(a, b, slack) for a, b in pairs])
+
+    def broken() -> Column:
+        names = F.array(*[F.when(~_at_most(a, b, slack), F.lit(f"{a} <= {b}")) for a, b in pairs])
+        return F.filter(names, lambda n: n.isNotNull())
+
+    tolerance = f"; sums compare within {slack:g} of the larger, for rounding" if slack else ""
+    return RowCheck(name, holds, keys + columns,
+                    f"{'; '.join(' <= '.join(chain) for chain in chains)} ({why}{tolerance}; a null breaks the row; "
+                    f"docs/features.md)", broken)
+
+
+CUSTOMER_KEYS = ("customer_id", "as_of")
 ROW_CHECKS: dict[str, tuple[RowCheck, ...]] = {
+    CUSTOMER_MONTHLY: (
+        ordering_check("window_counts_nested", CUSTOMER_KEYS, WINDOW_COUNT_ORDERINGS,
+                       "the same events counted over nested windows"),
+        ordering_check("window_sums_nested", CUSTOMER_KEYS, WINDOW_SUM_ORDERINGS,
+                       "the same purchase CNY, each >= 0, summed over nested windows", SUM_SLACK),
+        ordering_check("subset_counts_bounded", CUSTOMER_KEYS, SUBSET_COUNT_ORDERINGS,
+                       "purchases are postings, conversions are responses, each product type held is an open "
+                       "account"),
+    ),
     CHURN_LABELS: (RowCheck(
         "churn_label_window", labels.label_window_holds,
         ("customer_id", "as_of", "churned", "churn_date", "window_end"),
         "window_end = as_of + 90 days; churn_date in [as_of, window_end) when churned, null otherwise "
         "(all_accounts_closed_v1, docs/features.md)"),),
+    TRANSACTION_FRAUD: (
+        ordering_check("window_counts_nested", ("txn_id", "card_id", "ts"), (fraud.VELOCITY_COUNT_ORDERING,),
+                       "earlier postings on the same card in [ts - w, ts), nested windows"),
+        ordering_check("window_sums_nested", ("txn_id", "card_id", "ts"), (fraud.VELOCITY_SUM_ORDERING,),
+                       "the amount_cny of those postings, each >= 0", SUM_SLACK),
+    ),
 }
 
 
@@ -214,7 +270,8 @@ def declared_column_results(spec: TableSpec, df: DataFrame, row_checks: tuple[Ro
       declared ``min`` / ``max`` lies in it, both ends inclusive; a null is not checked (that is
       the not-null check's business), a NaN always breaks a range. Per broken column: the range,
       how many rows break it and an example, the value furthest outside;
-    - one result per :class:`RowCheck`: how many rows break it and one of them.
+    - one result per :class:`RowCheck` (``ROW_CHECKS``: the churn label window, the orderings
+      that hold by construction such as nested windows): how many rows break it and one of them.
 
     Returns keyword arguments for ``QualityGate.record_check`` (all blocking).
     """
@@ -237,9 +294,10 @@ def declared_column_results(spec: TableSpec, df: DataFrame, row_checks: tuple[Ro
         aggs.append(F.sum(reduce(lambda a, b: a | b, outside.values()).cast("int")).alias("_out_rows"))
     for check in row_checks:
         broken = ~check.holds()
+        shown = [F.col(c) for c in check.example] + ([check.broken().alias("broken")] if check.broken else [])
         aggs += [F.sum(broken.cast("int")).alias(f"_broken_{check.name}"),
                  # The smallest breaking row (by its first example columns): a stable example.
-                 F.min(F.when(broken, F.struct(*check.example))).alias(f"_example_{check.name}")]
+                 F.min(F.when(broken, F.struct(*shown))).alias(f"_example_{check.name}")]
     agg = df.agg(*aggs).first().asDict(recursive=True)
 
     nulls = {c: agg[f"_null_{c}"] for c in required if agg[f"_null_{c}"]}

@@ -31,6 +31,32 @@ NO_ACTIVITY_DAYS = MAX_LOOKBACK_DAYS + 1  # recency value meaning "nothing in th
 # back explode_to_cutoffs sends an event.
 ATTRIBUTION_WINDOW_DAYS = 30
 
+# Orderings between columns that hold by construction, each chain read a <= b <= ...; the feature
+# gate checks them on every row (finlake.features.build.ROW_CHECKS), so a break is a transform bug.
+# Nested windows: window_sum of the same daily column over lags 1..30, 1..90, 1..180 (91..180 lies
+# in 1..180), and every value summed is >= 0: counts, and purchase CNY (amount_cny >= 0, the
+# cleaned gate quarantines amounts <= 0).
+WINDOW_COUNT_ORDERINGS = (
+    ("txn_count_30d", "txn_count_90d", "txn_count_180d"),
+    ("txn_count_prev_90d", "txn_count_180d"),
+    ("spend_count_30d", "spend_count_90d"),
+    ("login_count_30d", "login_count_90d"),
+    ("product_view_count_30d", "product_view_count_90d"),
+    ("complaints_90d", "complaints_180d"),
+)
+WINDOW_SUM_ORDERINGS = (("spend_30d", "spend_90d", "spend_180d"), ("spend_prev_90d", "spend_180d"))
+# A subset of the same events in the same window: a purchase is a posting (spend_n <= n per day);
+# a conversion is a response (outcome converted is one of responded, converted; same contacts, same
+# lags); each product type held is at least one open account. Not here because they can break:
+# responses_90d vs contacts_90d (lags 31..120 vs 1..90), apply_submit vs apply_start (a submit
+# may follow a start from before the window), flows, balances, shares, averages and trends.
+SUBSET_COUNT_ORDERINGS = (
+    ("spend_count_30d", "txn_count_30d"),
+    ("spend_count_90d", "txn_count_90d"),
+    ("conversions_90d", "responses_90d"),
+    ("products_held", "accounts_open"),
+)
+
 
 @dataclass(frozen=True)
 class CustomerInputs:

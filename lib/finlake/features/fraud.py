@@ -22,6 +22,10 @@ from finlake.features.windows import add_months, check_cutoff, cutoffs_between
 HOUR = 3600
 DAY = 86400
 VELOCITY_WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY}
+# The frames [ts - w, ts) of one card are nested (1 h in 24 h in 7 d) and amount_cny >= 0, so the
+# counts and the sums grow with w; the feature gate checks it on every row (build.ROW_CHECKS).
+VELOCITY_COUNT_ORDERING = tuple(f"txn_count_{w}" for w in VELOCITY_WINDOWS)
+VELOCITY_SUM_ORDERING = tuple(f"txn_sum_{w}" for w in VELOCITY_WINDOWS)
 NOVELTY_DAYS = 180
 REFERENCE_DAYS = 90
 PASSWORD_RESET_CAP_HOURS = 720.0  # 30 days: "no reset in the 30 days before"
