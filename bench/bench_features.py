@@ -13,7 +13,16 @@ In one run, on the same cleaned Delta tables (their current Parquet files, via d
 - ``spark_transaction_fraud``: compute_transaction_features for every month (noop sink);
 - ``spark_all_tables``: customer_monthly + tags + churn labels + transaction_fraud (noop sinks);
 - ``duckdb_customer_monthly``: the same customer_monthly features written as DuckDB SQL over the
-  same Parquet files (the ``DUCKDB_SQL`` below), and a value check against Spark's rows.
+  same Parquet files (``duckdb_sql`` below): every column of features.customer_monthly, under its
+  declared name and type, by the definitions of docs/features.md.
+
+Then a value check, DuckDB vs Spark, row by row on (customer_id, as_of): every declared column of
+features.customer_monthly but ``NOT_COMPARED`` (``_run_id``, stamped by the build job). The bench
+stops first if either engine lacks a declared column or returns an undeclared one. Doubles agree
+within 1e-9 of their size (sums in another order), everything else exactly, and DuckDB's type must
+be the declared one. ``duckdb_check`` in the results counts the rows only one engine has and, per
+column, the rows that differ (with one example) or a ``<column> (type)`` difference; no column
+entry means the column agrees on every row.
 
 Every step (Spark, DuckDB and the floor) runs ``--runs`` times (default 2) one after the other; the
 figures and ratios use the fastest, and ``runs`` in the results lists every time (the first is
@@ -72,123 +81,216 @@ def noop(df) -> None:
 # --- DuckDB: customer_monthly as SQL over the cleaned tables' Parquet files ----------------------
 
 def duckdb_sql(first: date, last: date) -> str:
-    """The customer_monthly features in DuckDB SQL (same definitions as finlake.features.customer)."""
-    from finlake.features.customer import ATTRIBUTION_WINDOW_DAYS as aw
-    from finlake.features.reference import CHANNELS, MCC_FAMILIES, PRODUCT_TYPES, SYSTEM_CHANNEL
+    """Every column of features.customer_monthly in DuckDB SQL, for the cut-offs first..last.
 
-    fam_case = "CASE " + " ".join(f"WHEN mcc IN ({', '.join(repr(c) for c in codes)}) THEN '{f}'"
-                                  for f, codes in MCC_FAMILIES.items()) + " ELSE 'other' END"
-    fams = list(MCC_FAMILIES)
-    w = lambda col, lo, hi: f"coalesce(sum(CASE WHEN lag BETWEEN {lo} AND {hi} THEN {col} ELSE 0 END), 0)"  # noqa: E731
+    The same definitions as finlake.features.customer (docs/features.md), written once more as one
+    query: the reference the Spark rows are checked against. Each event table is summed per
+    (customer, day); each day is joined to the cut-offs D that can see it, with lag = D - date in
+    1..180; a window is a conditional sum over lags (1..30 is [D - 30 days, D), 91..180 is
+    [D - 180, D - 90)). The last SELECT lists the columns in their declared order, each with its
+    default for a customer who has no rows in a part (no postings, no balances ...).
+    """
+    from finlake.features.customer import ATTRIBUTION_WINDOW_DAYS as aw
+    from finlake.features.reference import (
+        AGE_BANDS, CASH_MCC, CHANNELS, DEBT_TYPES, DEPOSIT_TYPES, INVESTMENT_TYPES, MCC_FAMILIES, PRODUCT_TYPES,
+        SPEND_FAMILIES, SYSTEM_CHANNEL,
+    )
+
+    def listed(values) -> str:  # ('a', 'b') -> 'a', 'b'
+        return ", ".join(f"'{v}'" for v in values)
+
+    def each(template: str, names, indent: int = 14) -> str:  # the template once per name, {x} the name
+        return f",\n{' ' * indent}".join(template.format(x=x) for x in names)
+
+    def total(value: str, lo: int, hi: int) -> str:  # sum of value over the days with lag lo..hi; 0 when none
+        return f"coalesce(sum(CASE WHEN lag BETWEEN {lo} AND {hi} THEN {value} ELSE 0 END), 0)"
+
+    def count(value: str, lo: int, hi: int) -> str:
+        return f"{total(value, lo, hi)}::INTEGER"
+
+    def seen_at_cutoffs(daily: str) -> str:  # each row once per cut-off D with lag = D - business_date in 1..180
+        return (f"(SELECT {daily}.*, cut.as_of, datediff('day', {daily}.business_date, cut.as_of) AS lag "
+                f"FROM {daily} JOIN cut ON cut.as_of > {daily}.business_date "
+                f"AND cut.as_of <= {daily}.business_date + INTERVAL 180 DAY)")
+
+    def share(part: str, whole: str) -> str:  # 0 when the whole is 0 or missing
+        return f"CASE WHEN {whole} > 0 THEN {part} / {whole} ELSE 0 END"
+
+    def trend(now: str, before: str) -> str:
+        return f"ln((1 + coalesce({now}, 0)) / (1 + coalesce({before}, 0)))"
+
+    def zero(*names: str, default: str = "0") -> str:  # the columns, default for a customer with no rows in the part
+        return ", ".join(f"coalesce({n}, {default}) AS {n}" for n in names)
+
+    family = " ".join(f"WHEN mcc IN ({listed(codes)}) THEN '{f}'" for f, codes in MCC_FAMILIES.items())
+    age_band = " ".join(f"WHEN age >= {lowest} THEN '{band}'" for band, lowest in AGE_BANDS)
+    app_events = ("login", "product_view", "apply_start", "apply_submit")
+    aum = "greatest(deposit + investment, 0)"
     return f"""
-WITH cut AS (SELECT CAST(range AS DATE) AS as_of FROM range(DATE '{first}', DATE '{last}' + INTERVAL 1 DAY, INTERVAL 1 MONTH)),
-t AS (SELECT *, mcc IS NOT NULL AND mcc <> '6011' AND direction = 'debit' AS is_spend,
-             CAST(amount_cny AS DOUBLE) AS amt, {fam_case} AS fam FROM transactions
+WITH cut AS (SELECT CAST(range AS DATE) AS as_of
+             FROM range(DATE '{first}', DATE '{last}' + INTERVAL 1 DAY, INTERVAL 1 MONTH)),
+-- profile: the customers whose version in force on D - 1 day (valid_from < D <= valid_to) is active
+prof AS (SELECT customer_id, as_of, gender, age,
+                CASE WHEN age IS NULL THEN 'unknown' {age_band} ELSE 'unknown' END AS age_band,
+                city_code, occupation, income_band, risk_tolerance, acquisition_channel,
+                -- whole months from open_date to D (a month counts once its day is reached)
+                coalesce(greatest(datediff('month', open_date, as_of)
+                                  - CASE WHEN day(as_of) < day(open_date) THEN 1 ELSE 0 END, 0), 0)::INTEGER
+                  AS tenure_months
+         FROM (SELECT c.*, cut.as_of, (year(cut.as_of - INTERVAL 1 DAY) - birth_year)::INTEGER AS age
+               FROM customers c JOIN cut ON c.valid_from < cut.as_of AND c.valid_to >= cut.as_of
+               WHERE status = 'active')),
+-- postings any cut-off can see (business dates [first - 180 days, last)), without the core system's
+-- own; a purchase ("spend") is a debit with a merchant category other than ATM cash
+t AS (SELECT customer_id, business_date, channel, direction, counterparty_bank, is_international,
+             CAST(amount_cny AS DOUBLE) AS amount,
+             direction = 'debit' AND mcc IS NOT NULL AND mcc <> '{CASH_MCC}' AS is_spend,
+             CASE {family} ELSE 'other' END AS family
+      FROM transactions
       WHERE business_date >= DATE '{first}' - INTERVAL 180 DAY AND business_date < DATE '{last}'
         AND channel <> '{SYSTEM_CHANNEL}'),
+-- per customer and day, then per customer and cut-off: each window a sum over its lags
 td AS (SELECT customer_id, business_date, count(*) AS n, sum(is_spend::INT) AS spend_n,
-              sum(CASE WHEN is_spend THEN amt ELSE 0 END) AS spend,
-              {", ".join(f"sum(CASE WHEN is_spend AND fam = '{f}' THEN amt ELSE 0 END) AS spend_{f}" for f in fams)},
-              {", ".join(f"sum((channel = '{c}')::INT) AS n_{c}" for c in CHANNELS)},
-              sum(CASE WHEN is_spend AND is_international THEN amt ELSE 0 END) AS spend_intl,
-              sum(CASE WHEN counterparty_bank IS NOT NULL AND direction = 'debit' THEN amt ELSE 0 END) AS out_,
-              sum(CASE WHEN counterparty_bank IS NOT NULL AND direction = 'credit' THEN amt ELSE 0 END) AS in_
-       FROM t GROUP BY 1, 2),
-tx AS (SELECT td.*, cut.as_of, datediff('day', business_date, cut.as_of) AS lag FROM td JOIN cut
-       ON cut.as_of > td.business_date AND cut.as_of <= td.business_date + INTERVAL 180 DAY),
-ta AS (SELECT customer_id, as_of, min(lag) AS days_since_last_txn,
-              {w('n', 1, 30)} AS txn_count_30d, {w('n', 1, 90)} AS txn_count_90d, {w('n', 1, 180)} AS txn_count_180d,
-              {w('spend_n', 1, 30)} AS spend_count_30d, {w('spend_n', 1, 90)} AS spend_count_90d,
-              {w('spend', 1, 30)} AS spend_30d, {w('spend', 1, 90)} AS spend_90d, {w('spend', 1, 180)} AS spend_180d,
-              {", ".join(f"{w(f'spend_{f}', 1, 90)} AS s_{f}" for f in fams)},
-              {", ".join(f"{w(f'n_{c}', 1, 90)} AS c_{c}" for c in CHANNELS)},
-              {w('spend_intl', 1, 90)} AS s_intl,
-              {w('n', 91, 180)} AS txn_count_prev_90d, {w('spend', 91, 180)} AS spend_prev_90d,
-              {w('out_', 1, 90)} AS outflow_90d, {w('in_', 1, 90)} AS inflow_other_banks_90d,
-              {w('out_', 91, 180)} AS outflow_prev_90d
-       FROM tx GROUP BY 1, 2),
-prof AS (SELECT c.customer_id, cut.as_of, gender, year(cut.as_of - INTERVAL 1 DAY) - birth_year AS age, city_code,
-                occupation, income_band, risk_tolerance, acquisition_channel,
-                coalesce(greatest(datediff('month', open_date, cut.as_of) - CASE WHEN day(cut.as_of) < day(open_date) THEN 1 ELSE 0 END, 0), 0) AS tenure_months
-         FROM customers c JOIN cut ON c.valid_from < cut.as_of AND c.valid_to >= cut.as_of WHERE status = 'active'),
-bm AS (SELECT a.customer_id, b.month_end,
-              sum(CASE WHEN product_type IN ('savings', 'current') THEN balance ELSE 0 END)::DOUBLE AS dep,
-              sum(CASE WHEN product_type IN ('wealth', 'fund', 'insurance') THEN balance ELSE 0 END)::DOUBLE AS inv,
-              sum(CASE WHEN product_type IN ('credit_card', 'personal_loan', 'mortgage') THEN -balance ELSE 0 END)::DOUBLE AS debt
-       FROM balances b JOIN accounts a USING (account_id) GROUP BY 1, 2),
-ba AS (SELECT customer_id, cut.as_of,
-              sum(CASE WHEN month_end = cut.as_of - INTERVAL 1 DAY THEN greatest(dep + inv, 0) END) AS aum,
-              sum(CASE WHEN month_end = cut.as_of - INTERVAL 1 DAY THEN dep END) AS dep,
-              sum(CASE WHEN month_end = cut.as_of - INTERVAL 1 DAY THEN inv END) AS inv,
-              sum(CASE WHEN month_end = cut.as_of - INTERVAL 1 DAY THEN debt END) AS debt,
-              avg(CASE WHEN month_end < cut.as_of - INTERVAL 1 DAY THEN greatest(dep + inv, 0) END) AS prev
+              sum(CASE WHEN is_spend THEN amount ELSE 0 END) AS spend,
+              {each("sum(CASE WHEN is_spend AND family = '{x}' THEN amount ELSE 0 END) AS spend_{x}", SPEND_FAMILIES)},
+              {each("sum((channel = '{x}')::INT) AS n_{x}", CHANNELS)},
+              sum(CASE WHEN is_spend AND is_international THEN amount ELSE 0 END) AS spend_intl,
+              sum(CASE WHEN counterparty_bank IS NOT NULL AND direction = 'debit' THEN amount ELSE 0 END) AS outflow,
+              sum(CASE WHEN counterparty_bank IS NOT NULL AND direction = 'credit' THEN amount ELSE 0 END) AS inflow
+       FROM t GROUP BY customer_id, business_date),
+ta AS (SELECT customer_id, as_of, min(lag)::INTEGER AS days_since_last_txn,
+              {count('n', 1, 30)} AS txn_count_30d, {count('n', 1, 90)} AS txn_count_90d,
+              {count('n', 1, 180)} AS txn_count_180d,
+              {count('spend_n', 1, 30)} AS spend_count_30d, {count('spend_n', 1, 90)} AS spend_count_90d,
+              {total('spend', 1, 30)} AS spend_30d, {total('spend', 1, 90)} AS spend_90d,
+              {total('spend', 1, 180)} AS spend_180d,
+              {each(total('spend_{x}', 1, 90) + " AS spend_{x}_90d", SPEND_FAMILIES)},
+              {each(total('n_{x}', 1, 90) + " AS n_{x}_90d", CHANNELS)},
+              {total('spend_intl', 1, 90)} AS spend_intl_90d,
+              {count('n', 91, 180)} AS txn_count_prev_90d, {total('spend', 91, 180)} AS spend_prev_90d,
+              {total('outflow', 1, 90)} AS outflow_90d, {total('inflow', 1, 90)} AS inflow_other_banks_90d,
+              {total('outflow', 91, 180)} AS outflow_prev_90d
+       FROM {seen_at_cutoffs('td')} GROUP BY customer_id, as_of),
+-- balances per customer and month end; debt is the amount owed, as a positive number
+bm AS (SELECT customer_id, month_end,
+              sum(CASE WHEN product_type IN ({listed(DEPOSIT_TYPES)}) THEN balance ELSE 0 END) AS deposit,
+              sum(CASE WHEN product_type IN ({listed(INVESTMENT_TYPES)}) THEN balance ELSE 0 END) AS investment,
+              sum(CASE WHEN product_type IN ({listed(DEBT_TYPES)}) THEN -balance ELSE 0 END) AS debt
+       FROM (SELECT a.customer_id, a.product_type, b.month_end, CAST(b.balance AS DOUBLE) AS balance
+             FROM balances b JOIN accounts a USING (account_id))
+       GROUP BY customer_id, month_end),
+-- at D: the month end D - 1 day, and the (up to) three month ends before it for the AUM average
+ba AS (SELECT customer_id, as_of,
+              sum(CASE WHEN month_end = as_of - INTERVAL 1 DAY THEN {aum} END) AS aum_balance,
+              sum(CASE WHEN month_end = as_of - INTERVAL 1 DAY THEN deposit END) AS deposit_balance,
+              sum(CASE WHEN month_end = as_of - INTERVAL 1 DAY THEN investment END) AS investment_balance,
+              sum(CASE WHEN month_end = as_of - INTERVAL 1 DAY THEN debt END) AS debt_balance,
+              avg(CASE WHEN month_end < as_of - INTERVAL 1 DAY THEN {aum} END) AS aum_prev_3m_avg
        FROM bm JOIN cut ON bm.month_end < cut.as_of AND bm.month_end >= cut.as_of - INTERVAL 3 MONTH - INTERVAL 1 DAY
-       GROUP BY 1, 2),
-ha AS (SELECT customer_id, cut.as_of,
-              sum((close_date IS NULL OR close_date >= cut.as_of)::INT) AS accounts_open,
-              count(DISTINCT CASE WHEN close_date IS NULL OR close_date >= cut.as_of THEN product_type END) AS products_held,
-              {", ".join(f"bool_or((close_date IS NULL OR close_date >= cut.as_of) AND product_type = '{p}') AS has_{p}" for p in PRODUCT_TYPES)},
-              sum((open_date >= cut.as_of - INTERVAL 90 DAY)::INT) AS accounts_opened_90d,
-              sum(coalesce(close_date >= cut.as_of - INTERVAL 90 DAY AND close_date < cut.as_of, false)::INT) AS accounts_closed_90d
-       FROM accounts JOIN cut ON open_date < cut.as_of GROUP BY 1, 2),
-ad AS (SELECT customer_id, business_date, sum((event_type = 'login')::INT) AS login,
-              sum((event_type = 'product_view')::INT) AS pv, sum((event_type = 'apply_start')::INT) AS ast,
-              sum((event_type = 'apply_submit')::INT) AS asu
-       FROM app_events WHERE event_type IN ('login', 'product_view', 'apply_start', 'apply_submit')
-         AND business_date >= DATE '{first}' - INTERVAL 180 DAY AND business_date < DATE '{last}' GROUP BY 1, 2),
-aa AS (SELECT customer_id, as_of, {w('login', 1, 30)} AS login_count_30d, {w('login', 1, 90)} AS login_count_90d,
-              {w('pv', 1, 30)} AS product_view_count_30d, {w('pv', 1, 90)} AS product_view_count_90d,
-              {w('ast', 1, 90)} AS apply_start_count_90d, {w('asu', 1, 90)} AS apply_submit_count_90d,
-              min(CASE WHEN login > 0 THEN lag END) AS days_since_last_login
-       FROM (SELECT ad.*, cut.as_of, datediff('day', business_date, cut.as_of) AS lag FROM ad JOIN cut
-             ON cut.as_of > ad.business_date AND cut.as_of <= ad.business_date + INTERVAL 180 DAY) x
-       GROUP BY 1, 2),
+       GROUP BY customer_id, as_of),
+-- accounts opened before D; held at D unless closed before D
+ha AS (SELECT customer_id, as_of, sum(is_open::INT)::INTEGER AS accounts_open,
+              count(DISTINCT CASE WHEN is_open THEN product_type END)::INTEGER AS products_held,
+              {each("bool_or(is_open AND product_type = '{x}') AS has_{x}", PRODUCT_TYPES)},
+              sum((open_date >= as_of - INTERVAL 90 DAY)::INT)::INTEGER AS accounts_opened_90d,
+              sum((close_date >= as_of - INTERVAL 90 DAY AND close_date < as_of)::INT)::INTEGER AS accounts_closed_90d
+       FROM (SELECT a.*, cut.as_of, (close_date IS NULL OR close_date >= cut.as_of) AS is_open
+             FROM accounts a JOIN cut ON a.open_date < cut.as_of)
+       GROUP BY customer_id, as_of),
+-- app events per customer and day, then per customer and cut-off
+ad AS (SELECT customer_id, business_date, {each("sum((event_type = '{x}')::INT) AS {x}", app_events)}
+       FROM app_events
+       WHERE event_type IN ({listed(app_events)})
+         AND business_date >= DATE '{first}' - INTERVAL 180 DAY AND business_date < DATE '{last}'
+       GROUP BY customer_id, business_date),
+aa AS (SELECT customer_id, as_of,
+              {count('login', 1, 30)} AS login_count_30d, {count('login', 1, 90)} AS login_count_90d,
+              {count('product_view', 1, 30)} AS product_view_count_30d,
+              {count('product_view', 1, 90)} AS product_view_count_90d,
+              {count('apply_start', 1, 90)} AS apply_start_count_90d,
+              {count('apply_submit', 1, 90)} AS apply_submit_count_90d,
+              min(CASE WHEN login > 0 THEN lag END)::INTEGER AS days_since_last_login
+       FROM {seen_at_cutoffs('ad')} GROUP BY customer_id, as_of),
+-- complaints, and campaign contacts outside the control group (whose outcome is read only once
+-- its {aw}-day attribution window has closed: lags {aw + 1}..{aw + 90})
 sv AS (SELECT customer_id, business_date, 1 AS complaint, 0 AS contact, 0 AS response, 0 AS conversion FROM complaints
        UNION ALL
-       SELECT customer_id, business_date, 0, 1, (outcome IN ('responded', 'converted'))::INT, (outcome = 'converted')::INT
+       SELECT customer_id, business_date, 0, 1,
+              (outcome IN ('responded', 'converted'))::INT, (outcome = 'converted')::INT
        FROM contacts WHERE NOT control_group),
-sa AS (SELECT customer_id, as_of, {w('complaint', 1, 90)} AS complaints_90d, {w('complaint', 1, 180)} AS complaints_180d,
-              {w('contact', 1, 90)} AS contacts_90d, {w('coalesce(response, 0)', aw + 1, aw + 90)} AS responses_90d,
-              {w('coalesce(conversion, 0)', aw + 1, aw + 90)} AS conversions_90d
-       FROM (SELECT sv.*, cut.as_of, datediff('day', business_date, cut.as_of) AS lag FROM sv JOIN cut
-             ON cut.as_of > sv.business_date AND cut.as_of <= sv.business_date + INTERVAL 180 DAY) x
-       GROUP BY 1, 2),
-fa AS (SELECT t.customer_id, cut.as_of, sum((f.business_date >= cut.as_of - INTERVAL 90 DAY)::INT) AS fraud_reports_90d
-       FROM fraud_reports f JOIN transactions t USING (txn_id) JOIN cut ON f.business_date < cut.as_of GROUP BY 1, 2)
-SELECT p.customer_id, p.as_of, p.age, p.tenure_months,
-       coalesce(days_since_last_txn, 181) AS days_since_last_txn,
-       coalesce(txn_count_30d, 0) AS txn_count_30d, coalesce(txn_count_90d, 0) AS txn_count_90d,
-       coalesce(txn_count_180d, 0) AS txn_count_180d, coalesce(spend_90d, 0) AS spend_90d,
-       coalesce(spend_180d, 0) AS spend_180d,
-       CASE WHEN spend_90d > 0 THEN s_grocery / spend_90d ELSE 0 END AS share_grocery_90d,
-       CASE WHEN txn_count_90d > 0 THEN c_pos / txn_count_90d ELSE 0 END AS share_pos_90d,
-       ln((1 + coalesce(txn_count_90d, 0)) / (1 + coalesce(txn_count_prev_90d, 0))) AS txn_trend,
-       coalesce(outflow_90d, 0) AS outflow_90d, coalesce(inflow_other_banks_90d, 0) AS inflow_other_banks_90d,
-       coalesce(aum, 0) AS aum_balance, coalesce(debt, 0) AS debt_balance,
-       ln((1 + coalesce(aum, 0)) / (1 + coalesce(prev, aum, 0))) AS balance_trend,
-       coalesce(accounts_open, 0) AS accounts_open, coalesce(products_held, 0) AS products_held,
-       coalesce(has_wealth, false) AS has_wealth, coalesce(accounts_closed_90d, 0) AS accounts_closed_90d,
-       coalesce(login_count_30d, 0) AS login_count_30d, coalesce(days_since_last_login, 181) AS days_since_last_login,
-       coalesce(complaints_90d, 0) AS complaints_90d, coalesce(contacts_90d, 0) AS contacts_90d,
-       coalesce(responses_90d, 0) AS responses_90d, coalesce(fraud_reports_90d, 0) AS fraud_reports_90d,
-       fa.customer_id IS NOT NULL AS fraud_victim,
-       -- the remaining columns are computed (so DuckDB does the same work) but not compared
-       spend_count_30d, spend_count_90d, spend_30d, spend_prev_90d, outflow_prev_90d, s_intl,
-       {", ".join(f"s_{f}" for f in fams)}, {", ".join(f"c_{c}" for c in CHANNELS)},
-       dep, inv, {", ".join(f"has_{p}" for p in PRODUCT_TYPES if p != "wealth")}, accounts_opened_90d,
-       login_count_90d, product_view_count_30d, product_view_count_90d, apply_start_count_90d, apply_submit_count_90d,
-       complaints_180d, conversions_90d, gender, city_code, occupation, income_band, risk_tolerance, acquisition_channel
-FROM prof p LEFT JOIN ta USING (customer_id, as_of) LEFT JOIN ba USING (customer_id, as_of)
+sa AS (SELECT customer_id, as_of, {count('complaint', 1, 90)} AS complaints_90d,
+              {count('complaint', 1, 180)} AS complaints_180d, {count('contact', 1, 90)} AS contacts_90d,
+              {count('coalesce(response, 0)', aw + 1, aw + 90)} AS responses_90d,
+              {count('coalesce(conversion, 0)', aw + 1, aw + 90)} AS conversions_90d
+       FROM {seen_at_cutoffs('sv')} GROUP BY customer_id, as_of),
+-- fraud reports on the customer's postings, by the date they arrived
+fa AS (SELECT t.customer_id, cut.as_of,
+              sum((f.business_date >= cut.as_of - INTERVAL 90 DAY)::INT)::INTEGER AS fraud_reports_90d
+       FROM fraud_reports f JOIN transactions t USING (txn_id) JOIN cut ON f.business_date < cut.as_of
+       GROUP BY t.customer_id, cut.as_of)
+SELECT customer_id, as_of, gender, age, age_band, city_code, occupation, income_band, risk_tolerance,
+       acquisition_channel, tenure_months,
+       coalesce(days_since_last_txn, 181) AS days_since_last_txn,  -- 181: no posting in the 180 days
+       {zero("txn_count_30d", "txn_count_90d", "txn_count_180d", "spend_count_30d", "spend_count_90d")},
+       {zero("spend_30d", "spend_90d", "spend_180d")},
+       {share("spend_90d", "spend_count_90d")} AS avg_spend_90d,
+       {each(share("spend_{x}_90d", "spend_90d") + " AS share_{x}_90d", SPEND_FAMILIES, 7)},
+       {zero("txn_count_prev_90d", "spend_prev_90d")},
+       {trend("txn_count_90d", "txn_count_prev_90d")} AS txn_trend,
+       {trend("spend_90d", "spend_prev_90d")} AS spend_trend,
+       {zero("aum_balance", "deposit_balance", "investment_balance", "debt_balance")},
+       coalesce(aum_prev_3m_avg, aum_balance, 0) AS aum_prev_3m_avg,
+       {trend("aum_balance", "coalesce(aum_prev_3m_avg, aum_balance)")} AS balance_trend,
+       {zero("outflow_90d", "inflow_other_banks_90d")},
+       coalesce(outflow_90d, 0) - coalesce(inflow_other_banks_90d, 0) AS net_outflow_90d,
+       {zero("outflow_prev_90d", "accounts_open", "products_held")},
+       {zero(*(f"has_{p}" for p in PRODUCT_TYPES), default="false")},
+       {zero("accounts_opened_90d", "accounts_closed_90d")},
+       {each(share("n_{x}_90d", "txn_count_90d") + " AS share_{x}_90d", CHANNELS, 7)},
+       {share("spend_intl_90d", "spend_90d")} AS intl_spend_share_90d,
+       {zero("login_count_30d", "login_count_90d", "product_view_count_30d", "product_view_count_90d",
+             "apply_start_count_90d", "apply_submit_count_90d")},
+       coalesce(days_since_last_login, 181) AS days_since_last_login,  -- 181: no login in the 180 days
+       {zero("complaints_90d", "complaints_180d", "contacts_90d", "responses_90d", "conversions_90d",
+             "fraud_reports_90d")},
+       fa.customer_id IS NOT NULL AS fraud_victim
+FROM prof LEFT JOIN ta USING (customer_id, as_of) LEFT JOIN ba USING (customer_id, as_of)
      LEFT JOIN ha USING (customer_id, as_of) LEFT JOIN aa USING (customer_id, as_of)
      LEFT JOIN sa USING (customer_id, as_of) LEFT JOIN fa USING (customer_id, as_of)
 """
 
 
-COMPARED = ["age", "tenure_months", "days_since_last_txn", "txn_count_30d", "txn_count_90d", "txn_count_180d",
-            "spend_90d", "spend_180d", "share_grocery_90d", "share_pos_90d", "txn_trend", "outflow_90d",
-            "inflow_other_banks_90d", "aum_balance", "debt_balance", "balance_trend", "accounts_open", "products_held",
-            "has_wealth", "accounts_closed_90d", "login_count_30d", "days_since_last_login", "complaints_90d",
-            "contacts_90d", "responses_90d", "fraud_reports_90d", "fraud_victim"]
+# The value check compares every declared column of features.customer_monthly, Spark vs DuckDB,
+# except these. The keys are not compared as values: they pair the rows (rows_only_in_one).
+KEYS = ("customer_id", "as_of")
+NOT_COMPARED = {
+    # Stamped by the build job (finlake.features.build) on the rows compute_customer_features
+    # returns: the run that wrote the row, bookkeeping rather than a feature.
+    "_run_id": "build metadata: the run that wrote the row, not computed by compute_customer_features",
+}
+# Declared type -> the DuckDB type the SQL must produce for it.
+DUCKDB_TYPES = {"string": "VARCHAR", "date": "DATE", "int": "INTEGER", "double": "DOUBLE", "boolean": "BOOLEAN"}
+
+
+def compared_columns(spec) -> dict[str, str]:
+    """Name -> declared type of every column the value check compares, in declared order."""
+    return {c.name: c.type for c in spec.columns if c.name not in KEYS and c.name not in NOT_COMPARED}
+
+
+def differs(spark, duck, kind: str):
+    """Per paired row, whether Spark's and DuckDB's values of one column differ; null equals only null.
+
+    Doubles may differ by 1e-9 of their size (the same amounts summed in another order differ in
+    the last bits); every other type (int, boolean, string) must be equal.
+    """
+    both_null = spark.isna() & duck.isna()
+    if kind == "double":
+        s, d = spark.astype(float), duck.astype(float)
+        same = (s - d).abs() <= 1e-9 * (1 + d.abs())
+    else:
+        same = spark.astype(object) == duck.astype(object)
+    return ~(same | both_null)
+
 
 PARTITIONS = {"cleaned.transactions": "business_date", "cleaned.app_events": "business_date",
               "cleaned.balances": "month_end"}
@@ -252,6 +354,21 @@ def main(argv=None) -> int:
     timed("scan_floor", lambda: [noop(lake.read(t).select(*cols)) for t, cols in INPUT_COLUMNS.items()], secs,
           args.runs, each)
     cm = compute_customer_features(inputs, first, last)
+    # Both engines must produce every declared column (a column missing from either stops the
+    # bench here, so the value check below cannot silently cover fewer).
+    compared = compared_columns(lake.spec("features.customer_monthly"))
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    duckdb_views(con, lake)
+    sql = duckdb_sql(first, last)
+    relation = con.sql(sql)  # planned, not run
+    duck_types = dict(zip(relation.columns, (str(t) for t in relation.types)))
+    for engine, got in (("Spark (compute_customer_features)", cm.columns), ("DuckDB (duckdb_sql)", list(duck_types))):
+        declared = (*KEYS, *compared)
+        missing, extra = [c for c in declared if c not in got], [c for c in got if c not in declared]
+        if missing or extra:
+            raise SystemExit(f"{engine} does not return the columns of schemas/features/customer_monthly.yaml "
+                             f"(less {', '.join(NOT_COMPARED)}): missing {missing}, extra {extra}")
     timed("spark_customer_monthly", lambda: noop(cm), secs, args.runs, each)
     if "spark_transaction_fraud" not in skip:
         tf = fraud.compute_transaction_features(inputs.transactions, inputs.app_events, inputs.customers,
@@ -272,30 +389,28 @@ def main(argv=None) -> int:
     if "spark_transaction_fraud" in secs and "spark_customer_tables" in secs:
         secs["spark_all_tables"] = round(secs["spark_customer_tables"] + secs["spark_transaction_fraud"], 2)
 
-    con = duckdb.connect()
-    con.execute("SET threads = 2")
-    duckdb_views(con, lake)
-    sql = duckdb_sql(first, last)
     duck = timed("duckdb_customer_monthly", lambda: con.execute(f"SELECT * FROM ({sql})").df(), secs, args.runs, each)
 
-    # Value check: every compared column, Spark vs DuckDB, on the same keys.
+    # Value check: every compared column, Spark vs DuckDB, on the same keys; and DuckDB's types.
     import pandas as pd
 
-    spark_rows = cm.select("customer_id", F.col("as_of").cast("string").alias("as_of"), *COMPARED).toPandas()
-    duck_rows = duck[["customer_id", "as_of", *COMPARED]].assign(
-        as_of=pd.to_datetime(duck["as_of"]).dt.strftime("%Y-%m-%d"))
-    joined = spark_rows.merge(duck_rows, on=["customer_id", "as_of"], suffixes=("_s", "_d"), how="outer", indicator=True)
-    mismatch = {"rows_only_in_one": int((joined["_merge"] != "both").sum())}
+    spark_rows = cm.select("customer_id", F.col("as_of").cast("string").alias("as_of"), *compared).toPandas()
+    duck_rows = duck[[*KEYS, *compared]].assign(as_of=pd.to_datetime(duck["as_of"]).dt.strftime("%Y-%m-%d"))
+    joined = spark_rows.merge(duck_rows, on=list(KEYS), suffixes=("_s", "_d"), how="outer", indicator=True)
+    mismatch: dict = {"rows_only_in_one": int((joined["_merge"] != "both").sum())}
+    examples: dict = {}
     both = joined[joined["_merge"] == "both"]
-    for c in COMPARED:
-        a, b = both[f"{c}_s"], both[f"{c}_d"]
-        if a.dtype == bool or b.dtype == bool or a.dtype == object:
-            bad = int((a.astype("object").fillna(-1) != b.astype("object").fillna(-1)).sum())
-        else:
-            bad = int(((a.astype(float).fillna(-1e9) - b.astype(float).fillna(-1e9)).abs() > 1e-6 * (1 + b.astype(float).abs().fillna(0))).sum())
-        if bad:
-            mismatch[c] = bad
-    results["duckdb_check"] = {"rows": len(both), "mismatches": mismatch}
+    for c, kind in compared.items():
+        if duck_types[c] != DUCKDB_TYPES[kind]:
+            mismatch[f"{c} (type)"] = f"DuckDB {duck_types[c]}, declared {kind}"
+        bad = differs(both[f"{c}_s"], both[f"{c}_d"], kind)
+        if bad.any():
+            mismatch[c] = int(bad.sum())
+            row = both[bad].iloc[0]  # one of them, to start looking from
+            examples[c] = {"customer_id": row["customer_id"], "as_of": row["as_of"],
+                           "spark": repr(row[f"{c}_s"]), "duckdb": repr(row[f"{c}_d"])}
+    results["duckdb_check"] = {"rows": len(both), "columns": len(compared), "not_compared": NOT_COMPARED,
+                               "mismatches": mismatch, **({"examples": examples} if examples else {})}
     results["ratios"] = {
         "customer_monthly_vs_scan_floor": round(secs["spark_customer_monthly"] / secs["scan_floor"], 2),
         "spark_vs_duckdb_customer_monthly": round(secs["spark_customer_monthly"] / secs["duckdb_customer_monthly"], 2),
