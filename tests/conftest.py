@@ -98,7 +98,7 @@ def generated_lake_run(spark, tmp_path_factory) -> GeneratedLake:
     and score segmentation, churn and fraud -> audiences, once: every layer a run writes (left
     out to save time: the cross-sell marts, which add no customer data).
 
-    The end-to-end tests of ingest, cleaned and features share it, and carry
+    The end-to-end tests of ingest, cleaned, features and models share it, and carry
     ``xdist_group("generated")`` so that one worker builds it (a session fixture is built once per
     worker process). Tests read it; none may write to it. The models are trained with small
     iteration counts (their quality is tested on planted data in tests/models): here they only
