@@ -158,37 +158,41 @@ def test_an_as_of_before_the_first_cutoff_names_the_date_and_the_first_cutoff(la
         plan_build(lake, date(2024, 1, 20))
 
 
-def test_a_blocking_expectation_failure_leaves_every_table_unchanged(lake, make):
+def test_blocking_failures_stop_every_write_and_the_error_names_each_with_its_columns(lake, make):
+    """Two bugs upstream in one run (one build: each costs a whole build on this lake).
+
+    - A fraud report that arrived before its posting breaks label_known_after_posting, a GX
+      expectation of transaction_fraud.
+    - A negative posting (cleaned amounts are > 0) gives a negative amount_cny and negative
+      sums. The declared ranges catch every such column in one check per table. The card's
+      7-day sum after it drops below a 24-hour sum without it, so the sums are no longer nested.
+
+    No table is written. The error of transaction_fraud's gate names its GX failure and its
+    declared checks with their columns, and every failure is in quality.results.
+    """
     versions = {t: lake.version(t) for t in TABLES}
     june = _txns(date(2024, 6, 3), date(2024, 6, 30))  # June complete: its fraud month is due
-    lake.append("cleaned.transactions", make("cleaned.transactions", june))
-    # A report that arrived before its posting breaks label_known_after_posting (GX) of transaction_fraud.
+    negative = {"txn_id": "T20240615999999", "customer_id": "C1", "card_id": "K1", "merchant_id": "M1", "mcc": "5411",
+                "ts": datetime(2024, 6, 15, 2, 30), "amount": -500.0, "city_code": "110000"}  # 30 min before a posting
+    lake.append("cleaned.transactions", make("cleaned.transactions", june + [negative]))
     lake.append("cleaned.fraud_reports", make("cleaned.fraud_reports", [
         {"txn_id": june[0]["txn_id"], "business_date": date(2024, 6, 1)}]))
     try:
-        with pytest.raises(QualityGateError, match="label_known_after_posting"):
+        with pytest.raises(QualityGateError) as raised:
             build_features(lake, lake.settings, "run-4")
     finally:
         lake.delete("cleaned.fraud_reports", f"txn_id = '{june[0]['txn_id']}'")
-    assert {t: lake.version(t) for t in TABLES} == versions
-    failed = lake.read("quality.results").where("run_id = 'run-4' AND NOT success").select("expectation").collect()
-    assert [r.expectation for r in failed] == ["label_known_after_posting"]
-
-
-def test_a_feature_outside_its_declared_range_stops_the_build_naming_the_column(lake, make):
-    """A negative posting (a bug upstream: cleaned amounts are > 0) gives a negative amount_cny and
-    negative sums; the declared ranges catch every such column in one check per table. The card's
-    7-day sum after it drops below a 24-hour sum without it, so the sums are no longer nested."""
-    versions = {t: lake.version(t) for t in TABLES}
-    lake.append("cleaned.transactions", make("cleaned.transactions", [
-        {"txn_id": "T20240615999999", "customer_id": "C1", "card_id": "K1", "merchant_id": "M1", "mcc": "5411",
-         "ts": datetime(2024, 6, 15, 2, 30), "amount": -500.0, "city_code": "110000"}]))  # 30 min before a posting
-    with pytest.raises(QualityGateError, match="features.transaction_fraud: declared_column_ranges  column=amount_cny"):
-        build_features(lake, lake.settings, "run-5")
+        lake.delete("cleaned.transactions", f"txn_id = '{negative['txn_id']}'")
+    message = str(raised.value)
+    assert "quality gate failed for features.transaction_fraud (run run-4): 3 blocking check(s)" in message
+    assert "features.transaction_fraud: label_known_after_posting" in message
+    assert "features.transaction_fraud: declared_column_ranges  column=amount_cny" in message
+    assert "features.transaction_fraud: window_sums_nested" in message
     assert {t: lake.version(t) for t in TABLES} == versions
     failed = {(r.table, r.expectation): r
-              for r in lake.read("quality.results").where("run_id = 'run-5' AND NOT success").collect()}
+              for r in lake.read("quality.results").where("run_id = 'run-4' AND NOT success").collect()}
     assert {(t, e, r.severity) for (t, e), r in failed.items()} == {
+        ("features.transaction_fraud", "label_known_after_posting", "blocking"),
         ("features.transaction_fraud", "declared_column_ranges", "blocking"),
         ("features.transaction_fraud", "window_sums_nested", "blocking"),
         ("features.customer_monthly", "declared_column_ranges", "blocking")}

@@ -210,7 +210,7 @@ class QualityGate:
         for r in report.warnings:
             log.warning("quality warning: %s", r.describe())
         if not report.passed:
-            raise QualityGateError(_failure_message(report, suite))
+            raise QualityGateError(_failure_message(report, suite, [r for r in pending if r.blocks]))
         log.info("%s: gate passed (%d expectations, %d warnings)", table, len(checks), len(report.warnings))
         return report
 
@@ -362,15 +362,19 @@ def _reads_cached_data(df: DataFrame) -> bool:
         return True
 
 
-def _failure_message(report: GateReport, suite: Suite) -> str:
+def _failure_message(report: GateReport, suite: Suite, custom: list[CheckResult] = ()) -> str:
+    """The error of a gate that stops the write: every blocking failure of the table, the GX
+    expectations and the custom checks recorded with them (``record_check``), so one run names
+    all the problems of a table instead of one per rerun."""
     failed = report.blocking_failures
     lines = [
-        f"quality gate failed for {report.table} (run {report.run_id}): {len(failed)} blocking expectation(s) "
-        f"failed; the table was not written (it stays at version {report.table_version})."
+        f"quality gate failed for {report.table} (run {report.run_id}): {len(failed) + len(custom)} blocking "
+        f"check(s) failed; the table was not written (it stays at version {report.table_version})."
     ]
     for r in failed:
         exp = suite.get(r.expectation)
         lines.append(f"  - {r.describe()}  [owner: {exp.owner}]")
+    lines += [f"  - {r.describe()}" for r in custom]
     if report.data_docs_path:
         lines.append(f"Data Docs: {report.data_docs_path}")
     lines.append(
