@@ -1,6 +1,7 @@
 """Champion/challenger in a real (embedded SQLite) MLflow registry, and gate results as lineage."""
 
 import dataclasses
+import datetime as dt
 import json
 import math
 
@@ -35,6 +36,23 @@ FAILED = [InputTable("features.customer_monthly", 5, "failed", "run-5", 4)]
 def test_decide(new, champ, gates, margin, promote):
     version = None if champ is None else "1"
     assert decide(new, champ, gates, margin, version).promote is promote
+
+
+def test_readers_of_a_store_never_trained_in_find_no_model_and_do_not_create_it(registry_settings, tmp_path):
+    """A feature build or a schedule check before the first training asks the registry for
+    champions. With a local store that does not exist yet the answer is "none", and the store
+    is not created as a side effect (an empty SQLite store costs seconds of migrations)."""
+    from finlake.runs.schedule import _models_without_champion
+
+    store = tmp_path / "mlflow"
+    assert registry.find_champion(registry_settings, "churn") is None
+    assert registry.models_for_cutoffs(registry_settings, "segmentation", [dt.date(2024, 5, 1)]) == []
+    assert registry.list_models(registry_settings) == []
+    assert _models_without_champion(registry_settings) == [registry.model_name(k) for k in registry.KINDS]
+    assert not store.exists()
+    registry.client_for(registry_settings).search_registered_models()  # a writer's client creates it
+    assert registry.store_exists(registry_settings)
+    assert registry.list_models(registry_settings) == []
 
 
 def test_champion_that_cannot_be_scored_is_replaced():

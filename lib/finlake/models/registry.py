@@ -71,6 +71,17 @@ def _local_store_dir(uri: str) -> Path | None:
     return None
 
 
+def store_exists(settings: Settings) -> bool:
+    """False when ``settings.mlflow_uri`` is a local store that was never created (no model was
+    ever trained there): readers then know there is no model without creating an empty store,
+    which for sqlite costs seconds of schema migrations. A server is taken to exist."""
+    uri = settings.mlflow_uri
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).is_file()
+    folder = _local_store_dir(uri)
+    return folder is None or folder.is_dir()
+
+
 def client_for(settings: Settings):
     """An MlflowClient on ``settings.mlflow_uri``, also set as the process's tracking and registry
     URI (``mlflow.spark.log_model`` uses the fluent API)."""
@@ -233,6 +244,8 @@ def find_champion(settings: Settings, kind: str) -> Champion | None:
     """The ``@champion`` model of ``kind`` loaded as a Spark PipelineModel, or None if there is none."""
     import mlflow.spark
 
+    if not store_exists(settings):
+        return None
     client = client_for(settings)
     version = current_champion(client, kind)
     if version is None:
@@ -252,6 +265,8 @@ def models_for_cutoffs(settings: Settings, kind: str, cutoffs: list[date]) -> li
     """
     import mlflow.spark
 
+    if not store_exists(settings):
+        return []
     client = client_for(settings)
     current = current_champion(client, kind)
     if current is None:
@@ -466,6 +481,8 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
     """Each registered finlake model: versions, champion version, its main metric and decision."""
     from mlflow.exceptions import MlflowException
 
+    if not store_exists(settings):
+        return []
     client = client_for(settings)
     out = []
     for kind in KINDS:

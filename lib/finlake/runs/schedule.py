@@ -26,5 +26,7 @@ def train_due(lake, settings: Settings, as_of: date, ledger: RunLedger) -> tuple
 def _models_without_champion(settings: Settings) -> list[str]:
     from finlake.models import registry
 
+    if not registry.store_exists(settings):
+        return [registry.model_name(k) for k in registry.KINDS]
     client = registry.client_for(settings)
     return [registry.model_name(k) for k in registry.KINDS if registry.current_champion(client, k) is None]
