@@ -57,34 +57,6 @@ def summary(lake, run_id):
     return rows[0]["observed_value"] if rows else None
 
 
-def test_a_late_posting_re_checks_its_months_balance_in_the_run_that_delivers_it(clean_lake, spark):
-    """Run 1 cleans January and February and their postings; run 2 delivers only a late February
-    posting of A1 (and a March one, whose month has no balance yet): run 2 reports A1's February
-    break, and does not re-check A2, whose February broke in run 1."""
-    lake, settings, raw = clean_lake
-    land_accounts(raw, ("A0000000001", "savings"), ("A0000000002", "savings"))
-    raw.batch("raw.transactions", "2024-02-10", [
-        posting("T00000000000001", "A0000000001", "200.00", "2024-02-10"),
-        posting("T00000000000002", "A0000000002", "50.00", "2024-02-10", "debit")])
-    balances(raw, "2024-02-01", ("A0000000001", "2024-01-31", "1000.00"), ("A0000000002", "2024-01-31", "500.00"))
-    balances(raw, "2024-03-01", ("A0000000001", "2024-02-29", "1200.00"),
-             ("A0000000002", "2024-02-29", "400.00"))   # 50.00 of postings missing
-    first = build_cleaned(lake, settings, "run-1")
-    assert first.balance_breaks == 1
-    assert summary(lake, "run-1") == "1 of 2 account-months break continuity"
-
-    raw.batch("raw.transactions", "2024-03-05", [
-        posting("T00000000000003", "A0000000001", "30.00", "2024-02-20", "debit"),   # late: February is closed
-        posting("T00000000000004", "A0000000001", "70.00", "2024-03-04")])            # March: no balance yet
-    second = build_cleaned(lake, settings, "run-2")
-    assert second.balance_breaks == 1
-    assert summary(lake, "run-2") == "1 of 1 account-months break continuity"
-    assertDataFrameEqual(logged(lake), spark.createDataFrame([
-        ("run-1", "A0000000002", D(2024, 2, 29), Decimal("-50.00")),
-        ("run-2", "A0000000001", D(2024, 2, 29), Decimal("30.00")),
-    ], LOG))
-
-
 def test_a_corrected_posting_re_checks_the_months_it_leaves_and_enters_and_logs_the_breaks_it_resolves(
         clean_lake, spark):
     """Run 2 re-sends three postings by key: A1's with a new amount (a break appears), A2's with
@@ -148,11 +120,17 @@ def test_a_late_balance_re_checks_the_next_month_end_against_it(clean_lake, spar
     ], LOG))
 
 
-def test_a_run_whose_rows_move_no_checked_month_end_re_checks_nothing(clean_lake, spark):
-    """Run 2 delivers a March posting (no March balance yet), a late posting and a late balance of
-    a wealth account (valuations are not checked) and an FX rate: no account-month is re-checked,
-    the log does not move and quality.results has no continuity result for the run. A run with
-    nothing new after it writes nothing."""
+def test_a_run_re_checks_only_the_month_ends_its_rows_can_move(clean_lake, spark):
+    """One lake, four runs (each scenario's first build is the expensive part, so two share it).
+
+    - Run 1 cleans January and February, their postings and a wealth account's January valuation.
+    - Run 2 moves no checked month end: a March posting (no March balance yet), a late posting
+      and a late balance of the wealth account (valuations are not checked), an FX rate. Nothing
+      is re-checked, the log does not move and quality.results has no continuity result for it.
+    - Run 3 delivers a late February posting of A1: it reports A1's February break, and does not
+      re-check A2, whose February broke in run 1.
+    - Run 4 has nothing new and writes nothing.
+    """
     lake, settings, raw = clean_lake
     land_accounts(raw, ("A0000000001", "savings"), ("A0000000002", "savings"), ("A0000000009", "wealth"))
     raw.batch("raw.transactions", "2024-02-10", [
@@ -160,15 +138,18 @@ def test_a_run_whose_rows_move_no_checked_month_end_re_checks_nothing(clean_lake
         posting("T00000000000002", "A0000000002", "50.00", "2024-02-10", "debit")])
     balances(raw, "2024-02-01", ("A0000000001", "2024-01-31", "1000.00"), ("A0000000002", "2024-01-31", "500.00"),
              ("A0000000009", "2024-01-31", "8000.00"))
-    balances(raw, "2024-03-01", ("A0000000001", "2024-02-29", "1200.00"), ("A0000000002", "2024-02-29", "400.00"))
-    build_cleaned(lake, settings, "run-1")
+    balances(raw, "2024-03-01", ("A0000000001", "2024-02-29", "1200.00"),
+             ("A0000000002", "2024-02-29", "400.00"))   # 50.00 of postings missing
+    first = build_cleaned(lake, settings, "run-1")
+    assert first.balance_breaks == 1
+    assert summary(lake, "run-1") == "1 of 2 account-months break continuity"
     log_version = lake.version("quality.balance_continuity")
 
     raw.batch("raw.fx_rates", "2024-03-05",
               [{"rate_date": "2024-03-05", "currency": "USD", "cny_per_unit": "7.100000"}])
     raw.batch("raw.transactions", "2024-03-05", [
-        posting("T00000000000003", "A0000000001", "70.00", "2024-03-04"),
-        posting("T00000000000004", "A0000000009", "300.00", "2024-02-20", "debit")])
+        posting("T00000000000003", "A0000000001", "70.00", "2024-03-04"),            # March: no balance yet
+        posting("T00000000000004", "A0000000009", "300.00", "2024-02-20", "debit")])  # a valuation's account
     balances(raw, "2024-03-05", ("A0000000009", "2024-02-29", "8100.00"))
     second = build_cleaned(lake, settings, "run-2")
     assert second.run_seq == 2 and second.balance_breaks == 0
@@ -178,6 +159,16 @@ def test_a_run_whose_rows_move_no_checked_month_end_re_checks_nothing(clean_lake
     assertDataFrameEqual(logged(lake), spark.createDataFrame(
         [("run-1", "A0000000002", D(2024, 2, 29), Decimal("-50.00"))], LOG))
 
+    raw.batch("raw.transactions", "2024-03-06", [
+        posting("T00000000000005", "A0000000001", "30.00", "2024-02-20", "debit")])   # late: February is closed
+    third = build_cleaned(lake, settings, "run-3")
+    assert third.balance_breaks == 1
+    assert summary(lake, "run-3") == "1 of 1 account-months break continuity"
+    assertDataFrameEqual(logged(lake), spark.createDataFrame([
+        ("run-1", "A0000000002", D(2024, 2, 29), Decimal("-50.00")),
+        ("run-3", "A0000000001", D(2024, 2, 29), Decimal("30.00")),
+    ], LOG))
+
     versions = {n: lake.version(n) for n in ("quality.balance_continuity", "quality.results", "cleaned.balances")}
-    assert build_cleaned(lake, settings, "run-3").run_seq is None
+    assert build_cleaned(lake, settings, "run-4").run_seq is None
     assert {n: lake.version(n) for n in versions} == versions
