@@ -118,6 +118,29 @@ def test_the_failing_validation_page_shows_the_failing_expectations_in_a_browser
     assert "values must belong to this set: EUR USD . 1 unexpected values found. 100% of 1 total rows." in text
 
 
+def test_data_docs_pages_reuse_the_templates_compiled_by_an_earlier_build(gated, monkeypatch):
+    """GX builds new views, each with a new Jinja environment, on every build; finlake's views
+    share one bytecode cache, so a page after the first compiles no template again."""
+    from great_expectations.render.view import DefaultJinjaPageView
+    from jinja2 import Environment
+
+    from finlake.quality.docs_views import CachedIndexPageView, CachedPageView
+
+    compiled = []
+    real_compile = Environment.compile
+
+    def counting_compile(self, source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return real_compile(self, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(Environment, "compile", counting_compile)
+    CachedPageView().env.get_template("page.j2")  # both were rendered by the fixture's gates
+    CachedIndexPageView().env.get_template("index_page.j2")
+    assert compiled == []
+    DefaultJinjaPageView().env.get_template("page.j2")  # GX's own view compiles it every time
+    assert compiled == ["page.j2"]
+
+
 def cli(qsettings, *args) -> tuple[int, str]:
     from contextlib import redirect_stdout
     from io import StringIO

@@ -90,7 +90,11 @@ def _context(quality_root: str):
                     # are in 'finlake quality --history'. (build_docs also moves older results
                     # out of the store, which GX lists in full on every build.)
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
-                                           "validation_results_limit": INDEX_LIMIT},
+                                           "validation_results_limit": INDEX_LIMIT,
+                                           "view": _view("CachedIndexPageView")},
+                    # GX's page views with a shared template cache (see docs_views).
+                    "site_section_builders": {"expectations": {"view": _view("CachedPageView")},
+                                              "validations": {"view": _view("CachedPageView")}},
                 }
             },
             analytics_enabled=False,
@@ -101,6 +105,10 @@ def _context(quality_root: str):
         context.data_sources.add_spark(name="finlake", persist=False)
         _CONTEXTS[quality_root] = context
         return context
+
+
+def _view(class_name: str) -> dict:
+    return {"module_name": "finlake.quality.docs_views", "class_name": class_name}
 
 
 def warm_up(quality_root: str) -> None:
