@@ -37,17 +37,17 @@ class _MemoryBytecodeCache(BytecodeCache):
 _CACHE = _MemoryBytecodeCache()
 
 
-class CachedPageView(DefaultJinjaPageView):
+class _SharedTemplateCache:
+    """Sets the shared cache on the environment GX's view built in its ``__init__``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.env.bytecode_cache = _CACHE
+
+
+class CachedPageView(_SharedTemplateCache, DefaultJinjaPageView):
     """GX's validation and suite page view, with the shared template cache."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = _CACHE
 
-
-class CachedIndexPageView(DefaultJinjaIndexPageView):
+class CachedIndexPageView(_SharedTemplateCache, DefaultJinjaIndexPageView):
     """GX's index page view, with the shared template cache."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = _CACHE
