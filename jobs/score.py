@@ -22,9 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from finlake.entrypoints import new_run_id, run_job
-    from finlake.models import workflows
 
     def work(lake, settings, run_id):
+        from finlake.models import workflows  # after the settings are read: MLflow and Spark ML take seconds to import
+
         return "\n".join(f"{r.table}: {r.rows} rows for {r.as_of} by model v{r.model_version}"
                          for r in workflows.score(lake, settings, run_id, as_of=args.as_of))
 

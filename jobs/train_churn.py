@@ -19,10 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)  # --help
 
     from finlake.entrypoints import new_run_id, run_job
-    from finlake.models import workflows
 
-    return run_job("train_churn", lambda lake, settings, run_id: workflows.train_churn_model(lake, settings).summary(),
-                   new_run_id("train_churn"))
+    def work(lake, settings, run_id):
+        from finlake.models import workflows  # after the settings are read: MLflow and Spark ML take seconds to import
+
+        return workflows.train_churn_model(lake, settings).summary()
+
+    return run_job("train_churn", work, new_run_id("train_churn"))
 
 
 if __name__ == "__main__":

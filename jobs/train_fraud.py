@@ -19,10 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)  # --help
 
     from finlake.entrypoints import new_run_id, run_job
-    from finlake.models import workflows
 
-    return run_job("train_fraud", lambda lake, settings, run_id: workflows.train_fraud_model(lake, settings).summary(),
-                   new_run_id("train_fraud"))
+    def work(lake, settings, run_id):
+        from finlake.models import workflows  # after the settings are read: MLflow and Spark ML take seconds to import
+
+        return workflows.train_fraud_model(lake, settings).summary()
+
+    return run_job("train_fraud", work, new_run_id("train_fraud"))
 
 
 if __name__ == "__main__":

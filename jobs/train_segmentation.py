@@ -22,9 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from finlake.entrypoints import new_run_id, run_job
-    from finlake.models import workflows
 
     def work(lake, settings, run_id):
+        from finlake.models import workflows  # after the settings are read: MLflow and Spark ML take seconds to import
+
         return workflows.train_segmentation_model(lake, settings, as_of=args.as_of).summary()
 
     return run_job("train_segmentation", work, new_run_id("train_segmentation"))
