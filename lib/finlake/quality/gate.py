@@ -21,7 +21,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -362,7 +362,7 @@ def _reads_cached_data(df: DataFrame) -> bool:
         return True
 
 
-def _failure_message(report: GateReport, suite: Suite, custom: list[CheckResult] = ()) -> str:
+def _failure_message(report: GateReport, suite: Suite, custom: Sequence[CheckResult] = ()) -> str:
     """The error of a gate that stops the write: every blocking failure of the table, the GX
     expectations and the custom checks recorded with them (``record_check``), so one run names
     all the problems of a table instead of one per rerun."""
