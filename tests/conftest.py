@@ -38,11 +38,8 @@ def settings(lake_home):
             "home": str(lake_home),
             "lake_engine": os.environ.get("FINLAKE_TEST_ENGINE", "bridge"),
             "spark_master": "local[2]",
-            # The serial collector: on these small heaps G1's concurrent threads cost CPU the two
-            # xdist workers share. Ingest + clean of a one-month lake used 172-195 s of CPU with
-            # it against 209-245 s with G1 (24 Nov 2026, two runs each); the results are the same.
             "spark_conf": {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4",
-                           "spark.driver.memory": "2g", "spark.driver.extraJavaOptions": "-XX:+UseSerialGC"},
+                           "spark.driver.memory": "2g"},
             "pii_key": "test-key-not-a-secret-0123456789",
         },
         environ={},
