@@ -147,3 +147,12 @@ def test_segmentation_k_accepts_a_range_or_a_list(conf_dir, text, expected):
 def test_a_bad_segmentation_k_names_the_setting_and_the_form(conf_dir, text):
     with pytest.raises(SettingsError, match=r"segmentation_k' from env FINLAKE_SEGMENTATION_K .*'4-9'"):
         load(conf_dir, {"FINLAKE_SEGMENTATION_K": text})
+
+
+def test_landing_sources_is_a_list_or_unset_for_every_source(conf_dir):
+    assert load(conf_dir).landing_source_names() is None
+    (conf_dir / "local.yaml").write_text("landing_sources: customers, accounts,transactions\n")
+    assert load(conf_dir).landing_source_names() == ("customers", "accounts", "transactions")
+    with pytest.raises(SettingsError,
+                       match=r"landing_sources' from env FINLAKE_LANDING_SOURCES is ' , '.*leave it unset"):
+        load(conf_dir, {"FINLAKE_LANDING_SOURCES": " , "})

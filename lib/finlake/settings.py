@@ -48,6 +48,10 @@ class Settings:
     # Quality: how many days old the latest landed business date may be before the
     # freshness gate fails.
     freshness_lag_days: int = 3
+    # Ingest: the landing sources this lake receives, comma-separated ("customers,accounts,...");
+    # unset means every source the catalog declares. An ingest run without --source (and the
+    # pipeline's ingest stage) lands these, and the freshness gate judges only these.
+    landing_sources: str | None = None
     # Models: retrain when the champion is older than this many days (or missing).
     train_cadence_days: int = 30
     champion_margin: float = 0.0
@@ -104,6 +108,18 @@ class Settings:
             raise SettingsError(f"setting 'segmentation_k' from {origin} is {self.segmentation_k!r}; write a range "
                                 "such as '4-9' or a list such as '5,7,9' of numbers of segments, each at least 2")
         return values
+
+    def landing_source_names(self) -> tuple[str, ...] | None:
+        """``landing_sources`` as a tuple of names, or None for every source of the catalog."""
+        if self.landing_sources is None:
+            return None
+        names = tuple(n.strip() for n in self.landing_sources.split(",") if n.strip())
+        if not names:
+            origin = self.sources.get("landing_sources", "default")
+            raise SettingsError(f"setting 'landing_sources' from {origin} is {self.landing_sources!r}; list the "
+                                "landing sources this lake receives (e.g. 'customers,accounts,transactions'), "
+                                "or leave it unset for all of them")
+        return names
 
     def public_view(self) -> dict[str, Any]:
         """All values with secrets masked, for printing."""
@@ -203,6 +219,7 @@ def load_settings(
             f"lake_engine '{values['lake_engine']}' (from {sources['lake_engine']}) is not one of {', '.join(ENGINES)}"
         )
     settings = _derive(Settings(**values, sources=sources))
+    settings.landing_source_names()
     settings.segmentation_k_values()  # a bad value fails now, not after an hour of pipeline at the train stage
     return settings
 

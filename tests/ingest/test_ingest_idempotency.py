@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from datetime import date
 
 import pytest
 
-from finlake.errors import QualityGateError
-from finlake.ingest import IngestError
+from finlake.errors import QualityGateError, SettingsError
+from finlake.ingest import IngestError, ingest_all
 from finlake.ingest.gates import expected_dates
 from finlake.ingest.ledger import Ledger
+from finlake.lake import Lake
+from ingest_helpers import CUSTOMER_HEADER, TXN_HEADER, make_env, txn_line
 
 pytestmark = pytest.mark.xdist_group("ingest")
 
@@ -80,6 +83,42 @@ def test_as_of_bounds_what_lands_and_judges_freshness(ingest_env):
     assert [b for b, _ in _raw_rates(env)] == ["2024-03-05"]
     check = env.results("raw.fx_rates").where("expectation = 'freshness'").first()
     assert check["success"] is False and "expected 2024-03-17" in check["details"]
+
+
+def test_landing_sources_setting_limits_what_lands_and_what_freshness_waits_for(ingest_env, tmp_path):
+    def deliver(env):
+        _fx(env, "2024-03-05", "7.100000")
+        env.landing.batch("transactions", "2024-03-05", [txn_line(1)], TXN_HEADER)
+        env.landing.batch("customers", "2024-03-05", [], CUSTOMER_HEADER)
+
+    # Without the setting every declared source is judged: the ones with no batch are stale.
+    deliver(ingest_env)
+    with pytest.raises(QualityGateError) as stale:
+        ingest_env.ingest()
+    assert "products: no batch has landed yet" in str(stale.value)
+
+    listed = dataclasses.replace(ingest_env.settings, landing_sources="fx_rates, transactions")
+    env = make_env(listed, ingest_env.lake.spark, tmp_path / "listed")
+    deliver(env)
+    report = env.ingest()
+    assert sorted({(r.source, r.status) for r in report.ledger_rows}) == [("fx_rates", "ingested"),
+                                                                          ("transactions", "ingested")]
+    assert not env.lake.exists("raw.customers")  # delivered, but not a source of this lake
+    freshness = {r["table"]: r["success"] for r in env.results().where("expectation = 'freshness'").collect()}
+    assert freshness == {"raw.fx_rates": True, "raw.transactions": True}
+
+
+def test_a_landing_sources_setting_naming_an_unknown_source_is_refused_before_anything_lands(ingest_env):
+    env = ingest_env
+    _fx(env, "2024-03-05", "7.100000")
+    wrong = dataclasses.replace(env.settings, landing_sources="fx_rates,transaktions",
+                                sources={**env.settings.sources, "landing_sources": "env FINLAKE_LANDING_SOURCES"})
+    with pytest.raises(SettingsError) as refused:
+        ingest_all(Lake(env.lake.spark, wrong), wrong, "bad-sources", as_of=date(2024, 3, 5))
+    message = str(refused.value)
+    assert "setting 'landing_sources' (from env FINLAKE_LANDING_SOURCES)" in message
+    assert "unknown landing source 'transaktions'" in message and "transactions" in message
+    assert not env.lake.exists("raw.fx_rates")
 
 
 def test_run_that_died_after_the_raw_commit_is_completed_by_the_next(ingest_env, monkeypatch):

@@ -44,6 +44,13 @@ AS_OF = date(2024, 1, 31)  # last business date of the one month generated from 
 # test of the suite; its Spark is plain DataFrame code over Delta tables, which
 # tests/features checks in local mode.
 UNTIL = "clean"
+# Both runs land only these sources (the setting landing_sources): the ones with cleaning paths of
+# their own, namely SCD2 history and PII tokens (customers), referential integrity (accounts,
+# transactions), conversion to CNY (fx_rates, transactions), deduplication and corrections
+# (transactions) and balance continuity (balances). The other eight (events, campaigns, contacts,
+# consents, ...) go through the same typing, gate and merge code as these, and cost the cluster
+# run about 8 s each on its 1-core executors, at the end of the suite (ingest 149 s -> 81 s).
+SOURCES = ("customers", "accounts", "transactions", "balances", "fx_rates")
 PII_KEY = "cluster-test-key-not-a-secret-0123"
 SPARK_HOME = Path(pyspark.__file__).parent
 # Columns that differ between any two runs by design: who ran it, when it was processed, and the
@@ -150,7 +157,7 @@ def dist(tmp_path_factory):
 
 def _lake_settings(home: Path, landing: Path):
     return {"home": str(home), "landing_root": str(landing), "lake_engine": "bridge", "pii_key": PII_KEY,
-            "mlflow_uri": f"sqlite:///{home}/mlflow.db"}
+            "mlflow_uri": f"sqlite:///{home}/mlflow.db", "landing_sources": ",".join(SOURCES)}
 
 
 def _tables(table_root: Path) -> dict[str, Path]:
@@ -229,7 +236,7 @@ def test_pipeline_on_a_standalone_cluster_matches_local_mode(standalone_cluster,
     local_tables = _tables(local_home / "tables")
     cluster_tables = _tables(cluster_home / "tables")
     assert sorted(cluster_tables) == sorted(local_tables)
-    assert {"raw.transactions", "cleaned.transactions"} <= set(local_tables)
+    assert sorted(n for n in local_tables if n.startswith("raw.")) == sorted(f"raw.{s}" for s in SOURCES)
     for name in ("cleaned.transactions", "cleaned.customers", "cleaned.balances"):
         assert _content(local_tables[name]), f"{name} is empty: the comparison below would prove nothing for it"
     for name, path in local_tables.items():

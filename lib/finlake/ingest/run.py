@@ -98,7 +98,10 @@ def ingest_all(
     replace: tuple[str, ...] | list[str] = (),
     as_of: date | None = None,
 ) -> IngestReport:
-    """Land every new batch of ``sources`` (default all) in its raw table; see the module doc.
+    """Land every new batch of ``sources`` in its raw table; see the module doc.
+
+    ``sources`` defaults to the setting ``landing_sources``, and when that is unset to every
+    source the catalog declares.
 
     ``replace`` names batches (``SOURCE/BATCH``) re-sent with a different checksum whose landed
     rows the operator wants replaced. ``as_of`` is the date freshness is judged against (default:
@@ -108,7 +111,14 @@ def ingest_all(
     started = time.perf_counter()
     lake = lake.for_job("ingest_raw", run_id)
     all_specs = load_sources(lake.catalog)
-    specs = select_sources(all_specs, sources)
+    if sources:
+        specs = select_sources(all_specs, sources)
+    else:
+        try:
+            specs = select_sources(all_specs, settings.landing_source_names())
+        except SettingsError as exc:
+            raise SettingsError(f"setting 'landing_sources' (from {settings.sources.get('landing_sources')}): {exc}; "
+                                "correct it, or leave it unset to land every source") from exc
     replace_keys = _parse_replace(replace, all_specs, specs)
     gates = RawGates(lake, settings, run_id)
     ledger = Ledger.load(lake)

@@ -15,7 +15,7 @@ from finlake.settings import Settings
 
 # Settings that change what the tables contain. Where Spark runs (master, conf), secrets and
 # where a value came from do not: a cluster run and a laptop run of the same lake agree.
-DATA_SETTINGS = ("table_root", "landing_root", "mlflow_uri", "quality_root", "freshness_lag_days",
+DATA_SETTINGS = ("table_root", "landing_root", "mlflow_uri", "quality_root", "freshness_lag_days", "landing_sources",
                  "train_cadence_days", "champion_margin")
 
 
