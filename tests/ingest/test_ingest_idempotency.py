@@ -86,20 +86,17 @@ def test_as_of_bounds_what_lands_and_judges_freshness(ingest_env):
 
 
 def test_landing_sources_setting_limits_what_lands_and_what_freshness_waits_for(ingest_env, tmp_path):
-    def deliver(env):
-        _fx(env, "2024-03-05", "7.100000")
-        env.landing.batch("transactions", "2024-03-05", [txn_line(1)], TXN_HEADER)
-        env.landing.batch("customers", "2024-03-05", [], CUSTOMER_HEADER)
-
     # Without the setting every declared source is judged: the ones with no batch are stale.
-    deliver(ingest_env)
+    _fx(ingest_env, "2024-03-05", "7.100000")
     with pytest.raises(QualityGateError) as stale:
         ingest_env.ingest()
     assert "products: no batch has landed yet" in str(stale.value)
 
     listed = dataclasses.replace(ingest_env.settings, landing_sources="fx_rates, transactions")
     env = make_env(listed, ingest_env.lake.spark, tmp_path / "listed")
-    deliver(env)
+    _fx(env, "2024-03-05", "7.100000")
+    env.landing.batch("transactions", "2024-03-05", [txn_line(1)], TXN_HEADER)
+    env.landing.batch("customers", "2024-03-05", [], CUSTOMER_HEADER)
     report = env.ingest()
     assert sorted({(r.source, r.status) for r in report.ledger_rows}) == [("fx_rates", "ingested"),
                                                                           ("transactions", "ingested")]
