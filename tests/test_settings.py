@@ -153,6 +153,8 @@ def test_landing_sources_is_a_list_or_unset_for_every_source(conf_dir):
     assert load(conf_dir).landing_source_names() is None
     (conf_dir / "local.yaml").write_text("landing_sources: customers, accounts,transactions\n")
     assert load(conf_dir).landing_source_names() == ("customers", "accounts", "transactions")
+    (conf_dir / "local.yaml").write_text("landing_sources: [customers, fx_rates]\n")
+    assert load(conf_dir).landing_source_names() == ("customers", "fx_rates")
     with pytest.raises(SettingsError,
                        match=r"landing_sources' from env FINLAKE_LANDING_SOURCES is ' , '.*leave it unset"):
         load(conf_dir, {"FINLAKE_LANDING_SOURCES": " , "})

@@ -152,6 +152,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                 return {str(k): str(v) for k, v in json.loads(text).items()}
             pairs = [p for p in text.split(",") if p.strip()]
             return dict(p.strip().split("=", 1) for p in pairs)
+        if name == "landing_sources" and isinstance(value, (list, tuple)):  # a YAML list
+            return ",".join(str(v) for v in value)
         if "int" in str(ftype):
             return int(value)
         if "float" in str(ftype):
