@@ -14,7 +14,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from finlake.errors import QualityGateError
 from finlake.features import build_features
-from finlake.features.build import FeatureInputError, plan_build
+from finlake.features.build import FeatureInputError, plan_build, read_inputs
 from finlake.features.tags import TagRuleError
 from finlake.lake import Lake
 from finlake.settings import load_settings
@@ -151,6 +151,14 @@ def test_an_as_of_past_the_data_recomputes_the_latest_cutoff(lake, caplog):
     assert plan.tag_cutoffs == [date(2024, 6, 1)]
     assert date(2024, 5, 1) in plan.fraud_months
     assert "recomputing the latest cut-off 2024-06-01" in caplog.text
+
+
+def test_missing_cleaned_tables_are_named_with_the_landing_sources_setting_that_left_them_out(spark, tmp_path):
+    settings = load_settings(overrides={"home": str(tmp_path), "lake_engine": "bridge",
+                                        "landing_sources": "customers,accounts,transactions"}, environ={})
+    with pytest.raises(FeatureInputError, match=r"cleaned tables missing: cleaned.customers, .*cleaned.fraud_reports; "
+                                                r".*landing_sources \(customers, accounts, transactions\)"):
+        read_inputs(Lake(spark, settings))
 
 
 def test_an_as_of_before_the_first_cutoff_names_the_date_and_the_first_cutoff(lake):

@@ -183,7 +183,12 @@ def _immature_months(lake: Lake, label_cutoff: date) -> set[date]:
 def read_inputs(lake: Lake) -> CustomerInputs:
     missing = [t for t in INPUTS if not lake.exists(t)]
     if missing:
-        raise FeatureInputError(f"cleaned tables missing: {', '.join(missing)}; run 'finlake run --until clean' first")
+        hint = "run 'finlake run --until clean' first"
+        listed = lake.settings.landing_source_names()
+        if listed is not None:
+            hint += (f", and check the setting landing_sources ({', '.join(listed)}): the features need the "
+                     "landing sources of all of these tables")
+        raise FeatureInputError(f"cleaned tables missing: {', '.join(missing)}; {hint}")
     t = {name.split(".", 1)[1]: lake.read(name) for name in INPUTS}
     return CustomerInputs(**t)
 
