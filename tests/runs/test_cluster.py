@@ -49,7 +49,7 @@ UNTIL = "clean"
 # transactions), conversion to CNY (fx_rates, transactions), deduplication and corrections
 # (transactions) and balance continuity (balances). The other eight (events, campaigns, contacts,
 # consents, ...) go through the same typing, gate and merge code as these, and cost the cluster
-# run about 8 s each on its 1-core executors, at the end of the suite (ingest 149 s -> 81 s).
+# run about 8 s each on its 1-core executors, at the end of the suite (ingest 149 s -> 100 s).
 SOURCES = ("customers", "accounts", "transactions", "balances", "fx_rates")
 PII_KEY = "cluster-test-key-not-a-secret-0123"
 SPARK_HOME = Path(pyspark.__file__).parent
