@@ -8,9 +8,11 @@ Helpers live in ``lakecheck.py`` (a unique module name: several test folders hav
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from lakecheck import SCHEMAS, IndependentReader, canonical, spark_rows
+from lakecheck import SCHEMAS, IndependentReader, canonical, run_workers, spark_rows
 
 from finlake.catalog import Catalog
 from finlake.lake import Lake
@@ -61,3 +63,60 @@ def assert_readers_agree(lake, reader):
             assert reader.rows(path, columns, v) == ours, f"{name} differs at version {v}"
 
     return check
+
+
+WRITER_TABLE = "contract.accounts"
+CRASH_HOOKS = ("crash_before_commit", "crash_while_staging")
+
+
+@dataclasses.dataclass(frozen=True)
+class Writers:
+    """What the two writer processes of the concurrency and crash tests did."""
+
+    race_lake: Lake  # the table both workers raced on (created empty, version 0)
+    race_procs: list  # the two workers' CompletedProcess, worker 1 first
+    crash_lakes: dict  # hook -> a lake whose table was at version 1 when its writer was killed
+    crash_procs: dict  # hook -> the CompletedProcess of the worker that was killed by it
+
+
+@pytest.fixture(scope="session")
+def writers(spark, settings, catalog, tmp_path_factory) -> Writers:
+    """Two ``lake_worker.py`` processes: they append, overwrite and merge one table at the same
+    moment (test_concurrency.py), then each is killed mid-write of a table of its own, one at
+    each crash point (test_crash.py).
+
+    One process per worker for both: each process start costs a JVM and a Spark session, about
+    15 s of CPU. The crash steps come last, after both workers have passed every barrier of the
+    race, and write other tables, so they cannot disturb it.
+    """
+    if settings.lake_engine == "native":
+        pytest.skip("the barrier and crash points hook the bridge's commit; native delta-spark has its own tests")
+    root = tmp_path_factory.mktemp("writers")
+    schema = catalog.get(WRITER_TABLE).schema
+    race_lake = Lake(spark, dataclasses.replace(settings, table_root=str(root / "race" / "tables")),
+                     catalog).for_job("race-setup")
+    race_lake.create(WRITER_TABLE)
+    crash_lakes = {}
+    for hook in CRASH_HOOKS:
+        lake = Lake(spark, dataclasses.replace(settings, table_root=str(root / hook / "tables")),
+                    catalog).for_job("setup")
+        lake.append(WRITER_TABLE, spark.createDataFrame([("kept", Decimal("1.00"), None, None, "mass")], schema))
+        crash_lakes[hook] = lake
+    schemas = str(Path(catalog.get(WRITER_TABLE).source_file).parents[1])
+
+    def steps(w: int, crash: str) -> list[dict]:
+        return [
+            {"op": "append", "rows": [[f"w{w}-{i}", f"{w}.0{i}"] for i in range(3)]},
+            {"op": "overwrite", "rows": [["shared", f"{w}.00"], [f"o{w}", "1.00"]]},
+            {"op": "merge", "rows": [["shared", f"10{w}.00"], [f"m{w}", "2.00"]]},
+            {"op": "append", "rows": [[f"lost-{i}", "9.99"] for i in range(50)], "hook": crash,
+             "table_root": crash_lakes[crash].settings.table_root},
+        ]
+
+    jobs = [{"home": str(root), "table_root": race_lake.settings.table_root, "schemas": schemas,
+             "table": WRITER_TABLE, "worker": w, "workers": 2, "run_id": f"race-{w}", "hook": "barrier",
+             "barrier": str(root / "barrier"), "steps": steps(w, crash)}
+            for w, crash in zip((1, 2), CRASH_HOOKS)]
+    # Parsed by each test, so one failed run is reported, not re-run, for every test.
+    procs = run_workers(jobs)
+    return Writers(race_lake, procs, crash_lakes, dict(zip(CRASH_HOOKS, procs)))

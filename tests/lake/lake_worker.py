@@ -2,9 +2,10 @@
 
     python lake_worker.py '<json job>'
 
-The job names a table root, a schemas directory, a worker id and a list of steps. Test hooks
-are installed in this process only, by wrapping ``BridgeEngine._commit`` (the point between
-staging the data files and committing them):
+The job names a table root, a schemas directory, a worker id and a list of steps. A step may
+name a ``table_root`` of its own and a ``hook`` of its own (default: the job's). Test hooks are
+installed in this process only, by wrapping ``BridgeEngine._commit`` (the point between staging
+the data files and committing them):
 
 - ``barrier``: before each commit (and at the start of each step), wait until every worker has
   reached the same point, so both writers have read the table and staged their files before
@@ -14,7 +15,9 @@ staging the data files and committing them):
 - ``crash_while_staging``: SIGKILL this process after Spark wrote the staging folder, before
   any file moved into the table.
 
-Each finished step prints one JSON line: {"step", "ok", "version", "error", "message"}.
+Each finished step prints one JSON line: {"step", "ok", "version", "error", "message"}. A
+crash step is the last one of its job: the race tests' workers end with one (tests/lake/conftest.py),
+which saves two JVM starts over a worker process per crash.
 """
 
 from __future__ import annotations
@@ -51,42 +54,53 @@ def account(account_id: str, balance: str):
 
 
 def main(job: dict) -> None:
-    settings = load_settings(
-        overrides={
-            "home": job["home"],
-            "table_root": job["table_root"],
-            "lake_engine": "bridge",
-            "spark_master": "local[1]",
-            "spark_conf": {"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2",
-                           "spark.default.parallelism": "1"},
-        },
-        environ={},
-    )
-    spark = get_spark(settings, f"lake-worker-{job['worker']}")
-    lake = Lake(spark, settings, Catalog.load(job["schemas"])).for_job(f"worker-{job['worker']}", job["run_id"])
-    schema = lake.spec(job["table"]).schema
+    def settings_for(table_root: str):
+        return load_settings(
+            overrides={
+                "home": job["home"],
+                "table_root": table_root,
+                "lake_engine": "bridge",
+                "spark_master": "local[1]",
+                "spark_conf": {"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2",
+                               "spark.default.parallelism": "1"},
+            },
+            environ={},
+        )
+
+    spark = get_spark(settings_for(job["table_root"]), f"lake-worker-{job['worker']}")
+    catalog = Catalog.load(job["schemas"])
+    lakes: dict[str, Lake] = {}
+
+    def lake_at(table_root: str) -> Lake:
+        if table_root not in lakes:
+            lakes[table_root] = Lake(spark, settings_for(table_root), catalog).for_job(
+                f"worker-{job['worker']}", job["run_id"])
+        return lakes[table_root]
+
+    schema = catalog.get(job["table"]).schema
     barrier, workers, me = Path(job.get("barrier", ".")), job.get("workers", 1), job["worker"]
-    current = {"step": ""}
+    current = {"step": "", "hook": None}
     original_commit = bridge.BridgeEngine._commit
 
     def commit_hook(self, *args, **kwargs):
-        if job.get("hook") == "barrier":
+        if current["hook"] == "barrier":
             wait_for_all(barrier, f"commit-{current['step']}", workers, me)
-        elif job.get("hook") == "crash_before_commit":
+        elif current["hook"] == "crash_before_commit":
             os.kill(os.getpid(), signal.SIGKILL)
         return original_commit(self, *args, **kwargs)
 
+    def read_metadata_then_die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
     bridge.BridgeEngine._commit = commit_hook
-    if job.get("hook") == "crash_while_staging":
-        def read_metadata_then_die(*args, **kwargs):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        bridge.pq.read_metadata = read_metadata_then_die
-
     for index, step in enumerate(job["steps"]):
         current["step"] = f"{index}-{step['op']}"
-        if job.get("hook") == "barrier":
+        current["hook"] = step.get("hook", job.get("hook"))
+        if current["hook"] == "crash_while_staging":
+            bridge.pq.read_metadata = read_metadata_then_die
+        if current["hook"] == "barrier":
             wait_for_all(barrier, f"start-{current['step']}", workers, me)
+        lake = lake_at(step.get("table_root", job["table_root"]))
         frame = spark.createDataFrame([account(*row) for row in step["rows"]], schema)
         try:
             if step["op"] == "append":

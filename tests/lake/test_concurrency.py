@@ -4,17 +4,20 @@ Each worker (``lake_worker.py``, its own Spark session) waits at a barrier after
 table and staged its files, so both commits truly race. Appends must both land; conflicting
 overwrites or merges: exactly one wins and the other gets a ConflictError; every version stays
 readable by an independent reader and no committed row is lost.
+
+The two workers are the ``writers`` fixture of conftest.py; after the race each is killed in a
+last write of its own, to another table (test_crash.py).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from lakecheck import canonical, run_workers, spark_rows
+from lakecheck import canonical, spark_rows
 
 pytestmark = [pytest.mark.xdist_group("lake-processes")]
 
@@ -22,37 +25,17 @@ TABLE = "contract.accounts"
 
 
 def outcomes(proc: subprocess.CompletedProcess) -> dict[str, dict]:
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return {o["step"]: o for o in map(json.loads, proc.stdout.splitlines()) if o}
+    """The race steps' results of one worker (its last step, a crash, reports nothing)."""
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    steps = {o["step"]: o for o in map(json.loads, proc.stdout.splitlines()) if o}
+    assert set(steps) == {"0-append", "1-overwrite", "2-merge"}, proc.stderr[-3000:]
+    return steps
 
 
-@pytest.fixture(scope="module")
-def race(spark, settings, catalog, tmp_path_factory):
-    """Create the table, then let two workers append, overwrite and merge it concurrently."""
-    import dataclasses
-
-    from finlake.lake import Lake
-
-    if settings.lake_engine == "native":
-        pytest.skip("the barrier hooks the bridge's commit; native delta-spark has its own conflict tests")
-    root = tmp_path_factory.mktemp("race")
-    local = dataclasses.replace(settings, table_root=str(root / "tables"))
-    lake = Lake(spark, local, catalog).for_job("race-setup")
-    lake.create(TABLE)
-    schemas = str(Path(catalog.get(TABLE).source_file).parents[1])
-
-    def steps(w: int) -> list[dict]:
-        return [
-            {"op": "append", "rows": [[f"w{w}-{i}", f"{w}.0{i}"] for i in range(3)]},
-            {"op": "overwrite", "rows": [["shared", f"{w}.00"], [f"o{w}", "1.00"]]},
-            {"op": "merge", "rows": [["shared", f"10{w}.00"], [f"m{w}", "2.00"]]},
-        ]
-
-    jobs = [{"home": str(root), "table_root": local.table_root, "schemas": schemas, "table": TABLE,
-             "worker": w, "workers": 2, "run_id": f"race-{w}", "hook": "barrier",
-             "barrier": str(root / "barrier"), "steps": steps(w)} for w in (1, 2)]
-    # Parsed by each test, so one failed run is reported, not re-run, for every test.
-    return lake, run_workers(jobs)
+@pytest.fixture
+def race(writers):
+    """The race table and the two workers that wrote it (the ``writers`` fixture in conftest.py)."""
+    return writers.race_lake, writers.race_procs
 
 
 def test_concurrent_appends_both_land(race):
@@ -93,7 +76,8 @@ def test_conflicting_merges_exactly_one_wins(race):
 
 def test_every_version_after_the_race_reads_the_same_in_an_independent_reader(race, reader):
     lake, procs = race
-    assert all(p.returncode == 0 for p in procs), [p.stderr[-2000:] for p in procs]
+    for proc in procs:
+        outcomes(proc)
     path = lake.path(TABLE)
     assert lake.version(TABLE) == reader.version(path) == 4
     columns = reader.columns(path)

@@ -8,40 +8,25 @@ way no reader sees the files, the next writer is not blocked by the dead one's l
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import signal
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from lakecheck import canonical, files_on_disk, run_workers, spark_rows
+from lakecheck import canonical, files_on_disk, spark_rows
 
 pytestmark = [pytest.mark.xdist_group("lake-processes")]
 
 TABLE = "contract.accounts"
 
 
-@pytest.fixture(scope="module")
-def crashed(spark, settings, catalog, tmp_path_factory):
-    """Two tables at version 1, each with a writer killed mid-write (both crash concurrently)."""
-    from finlake.lake import Lake
-
-    if settings.lake_engine == "native":
-        pytest.skip("the crash points hook the bridge's write path")
-    schemas = str(Path(catalog.get(TABLE).source_file).parents[1])
-    lakes, jobs = {}, []
-    for hook in ("crash_before_commit", "crash_while_staging"):
-        root = tmp_path_factory.mktemp(hook)
-        lake = Lake(spark, dataclasses.replace(settings, table_root=str(root / "tables")), catalog).for_job("setup")
-        lake.append(TABLE, spark.createDataFrame(
-            [("kept", Decimal("1.00"), None, None, "mass")], catalog.get(TABLE).schema))
-        lakes[hook] = lake
-        jobs.append({"home": str(root), "table_root": lake.settings.table_root, "schemas": schemas,
-                     "table": TABLE, "worker": 1, "run_id": hook, "hook": hook,
-                     "steps": [{"op": "append", "rows": [[f"lost-{i}", "9.99"] for i in range(50)]}]})
-    procs = dict(zip(lakes, run_workers(jobs)))
-    return lakes, procs
+@pytest.fixture
+def crashed(writers):
+    """Two tables at version 1, each with a writer killed mid-write (the ``writers`` fixture in
+    conftest.py: the race workers of test_concurrency.py, each killed in its last step)."""
+    return writers.crash_lakes, writers.crash_procs
 
 
 @pytest.mark.parametrize("hook", ["crash_before_commit", "crash_while_staging"])
@@ -49,7 +34,8 @@ def test_killed_writer_leaves_the_previous_version_and_invisible_orphans(crashed
     lakes, procs = crashed
     lake, proc = lakes[hook], procs[hook]
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    assert proc.stdout == ""  # it never reported a finished write
+    reported = [json.loads(line)["step"] for line in proc.stdout.splitlines()]
+    assert reported == ["0-append", "1-overwrite", "2-merge"]  # the race steps; the crash step never finished
     path = lake.path(TABLE)
     assert lake.version(TABLE) == reader.version(path) == 1
     live = {a["path"] for a in reader.add_actions(path)}
