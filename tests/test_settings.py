@@ -158,3 +158,17 @@ def test_landing_sources_is_a_list_or_unset_for_every_source(conf_dir):
     with pytest.raises(SettingsError,
                        match=r"landing_sources' from env FINLAKE_LANDING_SOURCES is ' , '.*leave it unset"):
         load(conf_dir, {"FINLAKE_LANDING_SOURCES": " , "})
+
+
+def test_an_unset_setting_leaves_the_settings_hash_as_it_was_before_the_setting_existed(conf_dir):
+    """landing_sources joined the hash later: a lake that leaves it unset keeps the hash its runs
+    recorded before, so a rerun still finds their completed stages; setting it changes the hash."""
+    import hashlib
+
+    from finlake.runs.provenance import DATA_SETTINGS, settings_hash
+
+    s = load(conf_dir, home="/tmp/lake")
+    before = {k: getattr(s, k) for k in DATA_SETTINGS if k != "landing_sources"}  # the hash's inputs until then
+    digest = hashlib.sha256(json.dumps(before, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+    assert s.landing_sources is None and settings_hash(s) == digest
+    assert settings_hash(load(conf_dir, home="/tmp/lake", landing_sources="customers,accounts")) != digest

@@ -20,8 +20,14 @@ DATA_SETTINGS = ("table_root", "landing_root", "mlflow_uri", "quality_root", "fr
 
 
 def settings_hash(settings: Settings) -> str:
-    """First 16 hex digits of sha256 over the data-deciding settings (see DATA_SETTINGS)."""
-    payload = json.dumps({k: getattr(settings, k) for k in DATA_SETTINGS}, sort_keys=True, default=str)
+    """First 16 hex digits of sha256 over the data-deciding settings (see DATA_SETTINGS).
+
+    A setting left unset (None) is left out, so a setting added to DATA_SETTINGS later, as
+    ``landing_sources`` was, does not change the hash of a lake that does not use it: a rerun of an
+    as_of completed before the upgrade still finds its completed stages (docs/runs.md).
+    """
+    values = {k: getattr(settings, k) for k in DATA_SETTINGS}
+    payload = json.dumps({k: v for k, v in values.items() if v is not None}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
