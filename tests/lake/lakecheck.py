@@ -131,3 +131,17 @@ def run_workers(jobs: list[dict], timeout: float = 600) -> list[subprocess.Compl
             err += f"\n[lakecheck: worker killed after {timeout:.0f}s]"
         done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     return done
+
+
+RACE_STEPS = ["0-append", "1-overwrite", "2-merge"]
+
+
+def race_outcomes(proc: subprocess.CompletedProcess) -> dict[str, dict]:
+    """The race steps' results of one ``writers`` worker (tests/lake/conftest.py), in step order.
+
+    Its last step is a crash: the process was killed by SIGKILL and reported only the race steps.
+    """
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    steps = {o["step"]: o for o in map(json.loads, proc.stdout.splitlines()) if o}
+    assert list(steps) == RACE_STEPS, proc.stderr[-3000:]
+    return steps

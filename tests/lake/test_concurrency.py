@@ -11,25 +11,13 @@ last write of its own, to another table (test_crash.py).
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-
 import pytest
 
-from lakecheck import canonical, spark_rows
+from lakecheck import canonical, race_outcomes, spark_rows
 
 pytestmark = [pytest.mark.xdist_group("lake-processes")]
 
 TABLE = "contract.accounts"
-
-
-def outcomes(proc: subprocess.CompletedProcess) -> dict[str, dict]:
-    """The race steps' results of one worker (its last step, a crash, reports nothing)."""
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
-    steps = {o["step"]: o for o in map(json.loads, proc.stdout.splitlines()) if o}
-    assert set(steps) == {"0-append", "1-overwrite", "2-merge"}, proc.stderr[-3000:]
-    return steps
 
 
 @pytest.fixture
@@ -40,7 +28,7 @@ def race(writers):
 
 def test_concurrent_appends_both_land(race):
     lake, procs = race
-    results = [outcomes(p) for p in procs]
+    results = [race_outcomes(p) for p in procs]
     appends = [r["0-append"] for r in results]
     assert all(a["ok"] for a in appends)
     assert sorted(a["version"] for a in appends) == [1, 2]
@@ -50,7 +38,7 @@ def test_concurrent_appends_both_land(race):
 
 def test_conflicting_overwrites_exactly_one_wins(race):
     lake, procs = race
-    results = [outcomes(p) for p in procs]
+    results = [race_outcomes(p) for p in procs]
     overwrites = [r["1-overwrite"] for r in results]
     winners = [o for o in overwrites if o["ok"]]
     losers = [o for o in overwrites if not o["ok"]]
@@ -63,7 +51,7 @@ def test_conflicting_overwrites_exactly_one_wins(race):
 
 def test_conflicting_merges_exactly_one_wins(race):
     lake, procs = race
-    results = [outcomes(p) for p in procs]
+    results = [race_outcomes(p) for p in procs]
     merges = [r["2-merge"] for r in results]
     winners = [m for m in merges if m["ok"]]
     assert len(winners) == 1 and winners[0]["version"] == 4
@@ -77,7 +65,7 @@ def test_conflicting_merges_exactly_one_wins(race):
 def test_every_version_after_the_race_reads_the_same_in_an_independent_reader(race, reader):
     lake, procs = race
     for proc in procs:
-        outcomes(proc)
+        race_outcomes(proc)
     path = lake.path(TABLE)
     assert lake.version(TABLE) == reader.version(path) == 4
     columns = reader.columns(path)
